@@ -1,0 +1,36 @@
+namespace EdgeMail.Spool;
+
+public enum RecipientStatus : byte
+{
+    /// <summary>Not yet delivered: new or deferred.</summary>
+    Pending = 0,
+    Delivered = 1,
+    /// <summary>Permanently failed (5xx or expired); a bounce has been or will be generated.</summary>
+    Failed = 2,
+}
+
+public sealed record RecipientState(string Address, RecipientStatus Status, string? LastReply);
+
+/// <summary>What the queue knows about one committed message (header plus side records).</summary>
+public sealed record QueueEntry
+{
+    public required string Id { get; init; }
+    public required Envelope Envelope { get; init; }
+    /// <summary>Size of the message bytes (after our Received: header was prepended).</summary>
+    public required long Size { get; init; }
+    public required IReadOnlyList<RecipientState> Recipients { get; init; }
+    public int Attempts { get; init; }
+    public string? LastError { get; init; }
+    public DateTimeOffset? NextAttempt { get; init; }
+    public bool Held { get; init; }
+}
+
+/// <summary>The outcome of one delivery attempt, appended to the message's side record.</summary>
+public sealed record AttemptRecord
+{
+    public required DateTimeOffset When { get; init; }
+    /// <summary>Recipients whose status this attempt changed (Delivered/Failed), or that were deferred (Pending).</summary>
+    public required IReadOnlyList<RecipientState> Recipients { get; init; }
+    public string? Error { get; init; }
+    public DateTimeOffset? NextAttempt { get; init; }
+}
