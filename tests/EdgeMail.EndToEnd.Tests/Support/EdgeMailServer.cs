@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using System.Net;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace EdgeMail.EndToEnd.Tests.Support;
+
+/// <summary>
+/// `edgemail serve` on port 0 over a spool directory. Start-up is awaited on the process's own
+/// announcement (`listening on 127.0.0.1:PORT` on stdout), never on a delay; stderr (the log) is kept
+/// for failure messages.
+/// </summary>
+public sealed partial class EdgeMailServer : IAsyncDisposable
+{
+    // qemu-user translates every instruction of a cold NativeAOT binary: give it room, but keep a bound.
+    static readonly TimeSpan StartLimit = TimeSpan.FromSeconds(60);
+    static readonly TimeSpan StopLimit = TimeSpan.FromSeconds(30);
+
+    readonly Process _process;
+    readonly StringBuilder _stderr = new();
+    readonly StringBuilder _stdout = new();
+    readonly TaskCompletionSource<IPEndPoint> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    readonly string _command;
+
+    public EdgeMailBinary Binary { get; }
+    public string SpoolDirectory { get; }
+    public IPEndPoint Endpoint { get; private set; } = null!;
+    public int Port => Endpoint.Port;
+    public int ProcessId => _process.Id;
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>What the server has written to stderr so far (its log).</summary>
+    public string Log { get { lock (_stderr) return _stderr.ToString(); } }
+
+    [GeneratedRegex(@"^listening on (127\.0\.0\.1|\[?::1\]?):(\d+)$")]
+    private static partial Regex ListeningLine();
+
+    EdgeMailServer(EdgeMailBinary binary, string spool, ProcessStartInfo info)
+    {
+        Binary = binary;
+        SpoolDirectory = spool;
+        _command = string.Join(' ', new[] { info.FileName }.Concat(info.ArgumentList));
+        _process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        _process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                _listening.TrySetException(new InvalidOperationException("stdout closed before a 'listening on' line"));
+                return;
+            }
+            lock (_stdout) _stdout.AppendLine(e.Data);
+            var match = ListeningLine().Match(e.Data);
+            if (match.Success)
+                _listening.TrySetResult(new IPEndPoint(IPAddress.Parse(match.Groups[1].Value.Trim('[', ']')), int.Parse(match.Groups[2].Value)));
+        };
+        _process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null) lock (_stderr) _stderr.AppendLine(e.Data);
+        };
+        _process.Exited += (_, _) =>
+            _listening.TrySetException(new InvalidOperationException($"edgemail exited with code {_process.ExitCode} before listening"));
+    }
+
+    public static async Task<EdgeMailServer> StartAsync(EdgeMailBinary binary, string spoolDirectory, string? configFile = null,
+                                                       IEnumerable<string>? extraArguments = null)
+    {
+        var arguments = new List<string> { "serve", "--listen", "127.0.0.1:0", "--spool", spoolDirectory };
+        if (configFile is not null) arguments.AddRange(["--config", configFile]);
+        if (extraArguments is not null) arguments.AddRange(extraArguments);
+
+        var server = new EdgeMailServer(binary, spoolDirectory, binary.StartInfo(arguments, Path.GetDirectoryName(spoolDirectory)!));
+        server._process.Start();
+        server._process.StandardInput.Close();
+        server._process.BeginOutputReadLine();
+        server._process.BeginErrorReadLine();
+        try
+        {
+            server.Endpoint = await server._listening.Task.WaitAsync(StartLimit);
+        }
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException)
+        {
+            await server.KillAsync();
+            Assert.Fail($"{server._command} did not start: {e.Message}\n{server.Diagnostics()}");
+        }
+        return server;
+    }
+
+    /// <summary>SIGTERM, as systemd stops the service; returns the exit code (0 expected).</summary>
+    public async Task<int> StopAsync()
+    {
+        if (!_process.HasExited)
+        {
+            // Under qemu-user the signal goes to the emulator, which delivers it to the guest program.
+            if (kill(_process.Id, SIGTERM) != 0 && !_process.HasExited)
+                Assert.Fail($"kill({_process.Id}, SIGTERM) failed: errno {Marshal.GetLastPInvokeError()}");
+            try
+            {
+                await _process.WaitForExitAsync().WaitAsync(StopLimit);
+            }
+            catch (TimeoutException)
+            {
+                await KillAsync();
+                Assert.Fail($"edgemail did not stop within {StopLimit.TotalSeconds} s of SIGTERM\n{Diagnostics()}");
+            }
+        }
+        // The exit event fires before the redirected streams are drained; wait for them too.
+        await _process.WaitForExitAsync();
+        return _process.ExitCode;
+    }
+
+    /// <summary>kill -9: the crash or power cut a durable queue must survive.</summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+    }
+
+    public string Diagnostics()
+    {
+        string stdout;
+        lock (_stdout) stdout = _stdout.ToString();
+        return $"$ {_command}\n--- stdout ---\n{stdout}--- stderr ---\n{Log}";
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try { await KillAsync(); }
+        catch (InvalidOperationException) { }
+        _process.Dispose();
+    }
+
+    const int SIGTERM = 15;
+
+    [DllImport("libc", SetLastError = true)]
+    static extern int kill(int pid, int signal);
+}
