@@ -1,0 +1,233 @@
+using System.Net;
+using System.Net.Sockets;
+using EdgeMail.Smtp.Replies;
+using EdgeMail.Spool;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace EdgeMail.Smtp.Server;
+
+/// <summary>
+/// Accepts connections on every endpoint and runs one <see cref="SmtpSession"/> per connection, within the limits
+/// on connections in total and per client address (over either: 421 4.7.0 and close, before any session exists).
+/// </summary>
+public sealed class SmtpListener : IAsyncDisposable
+{
+    private readonly IReadOnlyList<IPEndPoint> _endpoints;
+    private readonly SmtpServerOptions _options;
+    private readonly MessageSpool _spool;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly List<Socket> _listeners = [];
+    private readonly List<Task> _acceptLoops = [];
+    private readonly object _lock = new();
+    private readonly Dictionary<IPAddress, int> _perClient = [];
+    private readonly Dictionary<long, (Socket Socket, Task Task)> _sessions = [];
+    private long _nextSession;
+    private int _total;
+    private bool _stopped;
+
+    public SmtpListener(IReadOnlyList<IPEndPoint> endpoints, SmtpServerOptions options, MessageSpool spool, ILogger? logger)
+    {
+        _endpoints = endpoints;
+        _options = options;
+        _spool = spool;
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>Number of sessions running now.</summary>
+    public int ActiveSessions
+    {
+        get
+        {
+            lock (_lock)
+                return _total;
+        }
+    }
+
+    public IReadOnlyList<IPEndPoint> Start()
+    {
+        var bound = new List<IPEndPoint>(_endpoints.Count);
+        try
+        {
+            foreach (var endpoint in _endpoints)
+            {
+                var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+                _listeners.Add(socket);
+                if (endpoint.AddressFamily == AddressFamily.InterNetworkV6 && endpoint.Address.Equals(IPAddress.IPv6Any))
+                    socket.DualMode = true;
+                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                socket.Bind(endpoint);
+                socket.Listen(512);
+                var local = (IPEndPoint)socket.LocalEndPoint!;
+                bound.Add(local);
+                SmtpLog.Listening(_logger, local.ToString());
+            }
+        }
+        catch
+        {
+            foreach (var s in _listeners)
+                s.Dispose();
+            _listeners.Clear();
+            throw;
+        }
+        foreach (var socket in _listeners)
+            _acceptLoops.Add(Task.Run(() => AcceptLoopAsync(socket)));
+        return bound;
+    }
+
+    private async Task AcceptLoopAsync(Socket listener)
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                continue; // e.g. ECONNABORTED: the client gave up before we accepted
+            }
+            Admit(client);
+        }
+    }
+
+    private void Admit(Socket client)
+    {
+        IPEndPoint remote;
+        try
+        {
+            remote = (IPEndPoint)client.RemoteEndPoint!;
+        }
+        catch (SocketException)
+        {
+            client.Dispose();
+            return;
+        }
+        var address = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address;
+        SmtpReplyKind? refusal = null;
+        long id = 0;
+        lock (_lock)
+        {
+            _perClient.TryGetValue(address, out int mine);
+            if (_stopped)
+                refusal = SmtpReplyKind.ShuttingDown;
+            else if (_total >= _options.MaxConnections || mine >= _options.MaxConnectionsPerClient)
+                refusal = SmtpReplyKind.TooManyConnections;
+            else
+            {
+                _total++;
+                _perClient[address] = mine + 1;
+                id = ++_nextSession;
+            }
+        }
+        if (refusal is SmtpReplyKind kind)
+        {
+            SmtpLog.Refused(_logger, remote.ToString(), kind == SmtpReplyKind.ShuttingDown ? "shutting down" : "connection limit");
+            _ = RefuseAsync(client, kind);
+            return;
+        }
+        client.NoDelay = true;
+        var task = Task.Run(() => RunSessionAsync(client, remote, address, id));
+        lock (_lock)
+        {
+            if (!task.IsCompleted)
+                _sessions[id] = (client, task);
+        }
+    }
+
+    private static async Task RefuseAsync(Socket client, SmtpReplyKind kind)
+    {
+        var buffer = new byte[256];
+        int n = SmtpReplies.Format(kind, default, buffer);
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await client.SendAsync(buffer.AsMemory(0, n), SocketFlags.None, timeout.Token).ConfigureAwait(false);
+            client.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            client.Dispose();
+        }
+    }
+
+    private async Task RunSessionAsync(Socket client, IPEndPoint remote, IPAddress address, long id)
+    {
+        try
+        {
+            var stream = new NetworkStream(client, ownsSocket: true);
+            var session = new SmtpSession(stream, remote, _options, _spool, _logger);
+            await session.RunAsync(_stopping.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            client.Dispose();
+            lock (_lock)
+            {
+                _total--;
+                if (_perClient.TryGetValue(address, out int mine) && mine > 1)
+                    _perClient[address] = mine - 1;
+                else
+                    _perClient.Remove(address);
+                _sessions.Remove(id);
+            }
+        }
+    }
+
+    /// <summary>Stops accepting; running sessions answer 421 4.3.2 at their next read and close. A session in the
+    /// middle of a commit finishes it (and answers) first. If <paramref name="ct"/> fires, the remaining
+    /// connections are cut.</summary>
+    public async Task StopAsync(CancellationToken ct)
+    {
+        lock (_lock)
+            _stopped = true;
+        _stopping.Cancel();
+        foreach (var socket in _listeners)
+            socket.Dispose();
+        try
+        {
+            await Task.WhenAll(_acceptLoops).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        Task[] running;
+        lock (_lock)
+            running = _sessions.Values.Select(s => s.Task).ToArray();
+        try
+        {
+            await Task.WhenAll(running).WaitAsync(ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            lock (_lock)
+            {
+                foreach (var s in _sessions.Values)
+                    s.Socket.Dispose();
+            }
+            await Task.WhenAll(running).ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_stopping.IsCancellationRequested)
+        {
+            using var cut = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await StopAsync(cut.Token).ConfigureAwait(false);
+        }
+        _stopping.Dispose();
+    }
+}

@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Logging;
+
+namespace EdgeMail.Smtp.Server;
+
+/// <summary>One line per event; never message bodies.</summary>
+internal static partial class SmtpLog
+{
+    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "connect from {Client}")]
+    public static partial void Connect(ILogger logger, string client);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "accepted {Id} from {Client}: sender=<{Sender}> recipients={Recipients} size={Size}")]
+    public static partial void Accepted(ILogger logger, string id, string client, string sender, string recipients, long size);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "rejected message from {Client}: sender=<{Sender}> reason={Reason}")]
+    public static partial void Rejected(ILogger logger, string client, string sender, string reason);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Information, Message = "disconnect from {Client} ({Reason})")]
+    public static partial void Disconnect(ILogger logger, string client, string reason);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "refused connection from {Client}: {Reason}")]
+    public static partial void Refused(ILogger logger, string client, string reason);
+
+    [LoggerMessage(EventId = 105, Level = LogLevel.Error, Message = "spool failure for message from {Client}: {Error}")]
+    public static partial void SpoolFailure(ILogger logger, string client, string error);
+
+    [LoggerMessage(EventId = 106, Level = LogLevel.Information, Message = "listening on {Endpoint}")]
+    public static partial void Listening(ILogger logger, string endpoint);
+}

@@ -1,0 +1,652 @@
+using System.Buffers;
+using System.Net;
+using EdgeMail.Smtp.Replies;
+using EdgeMail.Spool;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace EdgeMail.Smtp.Server;
+
+/// <summary>
+/// One SMTP server conversation (RFC 5321) over any duplex stream.
+///
+/// Memory: one fixed input buffer and one small output buffer, rented at start and returned at close. Command lines
+/// are parsed where they lie in the input buffer; DATA is dot-unstuffed in place and handed to the spool writer read
+/// by read, so a 25 MiB message costs the same memory as a 25 byte one.
+///
+/// PIPELINING (RFC 2920): every complete command already in the input buffer is handled before reading again;
+/// replies collect in the output buffer and are flushed only before the session would block on a read (which covers
+/// the sync points: after DATA's 354, after the end of data, at QUIT) or when the output buffer is nearly full.
+/// </summary>
+public sealed class SmtpSession
+{
+    internal const int InputBufferSize = 16 * 1024;
+    internal const int OutputBufferSize = 4 * 1024;
+    // The longest single reply we ever format (EHLO lines, host name in the greeting) fits well within this.
+    private const int OutputReserve = 1024;
+    private static readonly byte[] CrByte = [(byte)'\r'];
+
+    private Stream _transport;
+    private readonly IPEndPoint _remote;
+    private readonly SmtpServerOptions _options;
+    private readonly MessageSpool _spool;
+    private readonly ILogger _logger;
+    private readonly string _client;
+
+    private byte[] _in = [];
+    private int _start;
+    private int _end;
+    private byte[] _out = [];
+    private int _outLength;
+    private bool _skippingLongLine;
+
+    private SmtpSessionState _state;
+    private string _helo = "";
+    private bool _esmtp;
+    private bool _close;
+    private int _errorsInARow;
+    private string _disconnectReason = "client closed";
+    private List<string> _ehloKeywords = [];
+
+    // The transaction (RFC 5321 §3.3), cleared by RSET, HELO/EHLO and the end of DATA.
+    private string _sender = "";
+    private readonly List<string> _recipients = [];
+    private BodyType _body;
+    private bool _smtpUtf8;
+
+    private CancellationTokenSource _readTimer = new();
+    private CancellationTokenSource _writeTimer = new();
+    private CancellationToken _shutdown;
+
+    public SmtpSession(Stream transport, IPEndPoint remote, SmtpServerOptions o, MessageSpool spool, ILogger? logger)
+    {
+        _transport = transport;
+        _remote = remote;
+        _options = o;
+        _spool = spool;
+        _logger = logger ?? NullLogger.Instance;
+        _client = ReceivedHeader.AddressLiteral(remote.Address) + ":" + remote.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        RebuildEhloKeywords();
+    }
+
+    public SmtpSessionState State => _state;
+
+    /// <summary>Set by STARTTLS once the handshake is done; changes the EHLO list and the Received: protocol.</summary>
+    internal bool IsTls { get; private set; }
+
+    /// <summary>Set by AUTH on success (RFC 4954); recorded in the envelope and the Received: protocol.</summary>
+    internal string? AuthenticatedUser { get; set; }
+
+    /// <summary>
+    /// STARTTLS seam (RFC 3207 §4.2): swap the transport for the TLS stream. Whatever the client pipelined after
+    /// STARTTLS is discarded (it arrived in clear text and could be an injection), and the session forgets the
+    /// HELO and any transaction: the client must EHLO again.
+    /// </summary>
+    internal void ReplaceTransport(Stream secured, bool tls)
+    {
+        _transport = secured;
+        _start = _end = 0;
+        _skippingLongLine = false;
+        IsTls = tls;
+        ResetTransaction();
+        _helo = "";
+        _esmtp = false;
+        _state = SmtpSessionState.Connected;
+        RebuildEhloKeywords();
+    }
+
+    /// <summary>The EHLO keyword list: built here and only here (RFC 5321 §4.1.1.1; each extension's RFC names its keyword).</summary>
+    internal void RebuildEhloKeywords()
+    {
+        var list = new List<string>(8)
+        {
+            "PIPELINING",                                                                        // RFC 2920
+            "SIZE " + _options.MaxMessageSize.ToString(System.Globalization.CultureInfo.InvariantCulture), // RFC 1870
+            "8BITMIME",                                                                          // RFC 6152
+            "ENHANCEDSTATUSCODES",                                                               // RFC 2034
+            "SMTPUTF8",                                                                          // RFC 6531
+            "HELP",
+        };
+        _ehloKeywords = list;
+    }
+
+    internal IReadOnlyList<string> EhloKeywords => _ehloKeywords;
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        _shutdown = ct;
+        _in = ArrayPool<byte>.Shared.Rent(InputBufferSize);
+        _out = ArrayPool<byte>.Shared.Rent(OutputBufferSize);
+        using var onShutdown = ct.Register(static s => ((SmtpSession)s!).CancelRead(), this);
+        SmtpLog.Connect(_logger, _client);
+        try
+        {
+            if (ct.IsCancellationRequested)
+            {
+                Reply(SmtpReplyKind.ShuttingDown);
+                _disconnectReason = "shutting down";
+            }
+            else
+            {
+                Reply(SmtpReplyKind.Greeting, _options.HostName);
+                await CommandLoopAsync().ConfigureAwait(false);
+            }
+            await FlushAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or System.Net.Sockets.SocketException)
+        {
+            _disconnectReason = "connection lost";
+        }
+        finally
+        {
+            SmtpLog.Disconnect(_logger, _client, _disconnectReason);
+            try
+            {
+                await _transport.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException)
+            {
+            }
+            ArrayPool<byte>.Shared.Return(_in);
+            ArrayPool<byte>.Shared.Return(_out);
+            _in = _out = [];
+            _readTimer.Dispose();
+            _writeTimer.Dispose();
+        }
+    }
+
+    private void CancelRead()
+    {
+        try
+        {
+            _readTimer.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    private async Task CommandLoopAsync()
+    {
+        while (!_close)
+        {
+            if (_shutdown.IsCancellationRequested)
+            {
+                Reply(SmtpReplyKind.ShuttingDown);
+                _disconnectReason = "shutting down";
+                return;
+            }
+            var line = TakeLine(out bool tooLong);
+            if (tooLong)
+            {
+                Reply(SmtpReplyKind.LineTooLong);
+            }
+            else if (line.Length < 0)
+            {
+                if (!await FillAsync(_options.CommandTimeout).ConfigureAwait(false))
+                    return;
+                continue;
+            }
+            else
+            {
+                await HandleCommandAsync(line).ConfigureAwait(false);
+            }
+            if (!_close && _errorsInARow >= _options.MaxErrors)
+            {
+                Reply(SmtpReplyKind.TooManyErrors);
+                _disconnectReason = "too many errors";
+                _close = true;
+            }
+            if (_outLength > OutputBufferSize - OutputReserve)
+                await FlushAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The next complete command line (without its line end) as (start, length) in the input buffer;
+    /// length -1 when more input is needed. A line over the limit is skipped up to its LF (RFC 5321 §4.5.3.1.4
+    /// lets us answer 500; skipping keeps the session usable and memory bounded).</summary>
+    private (int Start, int Length) TakeLine(out bool tooLong)
+    {
+        tooLong = false;
+        var pending = _in.AsSpan(_start, _end - _start);
+        int lf = pending.IndexOf((byte)'\n');
+        if (_skippingLongLine)
+        {
+            if (lf < 0)
+            {
+                _start = _end = 0;
+                return (0, -1);
+            }
+            _start += lf + 1;
+            _skippingLongLine = false;
+            tooLong = true;
+            return (0, -1);
+        }
+        if (lf < 0)
+        {
+            if (pending.Length >= _options.MaxCommandLineLength)
+            {
+                _skippingLongLine = true;
+                _start = _end = 0;
+            }
+            return (0, -1);
+        }
+        if (lf + 1 > _options.MaxCommandLineLength)
+        {
+            _start += lf + 1;
+            tooLong = true;
+            return (0, -1);
+        }
+        int start = _start;
+        int length = lf > 0 && pending[lf - 1] == (byte)'\r' ? lf - 1 : lf;
+        _start += lf + 1;
+        return (start, length);
+    }
+
+    /// <summary>Flushes pending replies, then reads more input. False when the session must end (EOF, timeout,
+    /// shutdown); the 421 for a timeout or shutdown has then been queued.</summary>
+    private async ValueTask<bool> FillAsync(TimeSpan timeout)
+    {
+        await FlushAsync().ConfigureAwait(false);
+        if (_start == _end)
+        {
+            _start = _end = 0;
+        }
+        else if (_start > 0)
+        {
+            Buffer.BlockCopy(_in, _start, _in, 0, _end - _start);
+            _end -= _start;
+            _start = 0;
+        }
+        if (_shutdown.IsCancellationRequested || !_readTimer.TryReset())
+            return Ended(shutdown: _shutdown.IsCancellationRequested);
+        _readTimer.CancelAfter(timeout);
+        int n;
+        try
+        {
+            n = await _transport.ReadAsync(_in.AsMemory(_end, InputBufferSize - _end), _readTimer.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return Ended(shutdown: _shutdown.IsCancellationRequested);
+        }
+        if (n == 0)
+        {
+            _disconnectReason = "client closed";
+            return false;
+        }
+        _end += n;
+        return true;
+    }
+
+    private bool Ended(bool shutdown)
+    {
+        Reply(shutdown ? SmtpReplyKind.ShuttingDown : SmtpReplyKind.Timeout);
+        _disconnectReason = shutdown ? "shutting down" : "timeout";
+        _close = true;
+        return false;
+    }
+
+    private async ValueTask FlushAsync()
+    {
+        if (_outLength == 0)
+            return;
+        if (!_writeTimer.TryReset())
+        {
+            _writeTimer.Dispose();
+            _writeTimer = new CancellationTokenSource();
+        }
+        _writeTimer.CancelAfter(_options.CommandTimeout);
+        int length = _outLength;
+        _outLength = 0;
+        await _transport.WriteAsync(_out.AsMemory(0, length), _writeTimer.Token).ConfigureAwait(false);
+        await _transport.FlushAsync(_writeTimer.Token).ConfigureAwait(false);
+    }
+
+    private void Reply(SmtpReplyKind kind, ReadOnlySpan<char> argument = default)
+    {
+        _outLength += SmtpReplies.Format(kind, argument, _out.AsSpan(_outLength));
+        Count(kind);
+    }
+
+    private void Count(SmtpReplyKind kind)
+    {
+        if (SmtpReplies.Get(kind).IsError)
+            _errorsInARow++;
+        else
+            _errorsInARow = 0;
+    }
+
+    private async ValueTask HandleCommandAsync((int Start, int Length) at)
+    {
+        var line = _in.AsSpan(at.Start, at.Length);
+        if (SmtpCommandParser.HasControl(line))
+        {
+            Reply(SmtpReplyKind.InvalidCharacter);
+            return;
+        }
+        var verb = SmtpCommandParser.ParseVerb(line, out var argument);
+        // 8-bit bytes are only legal inside MAIL/RCPT/VRFY arguments of an SMTPUTF8 transaction (RFC 6531 §3.3);
+        // MAIL and RCPT check that themselves since MAIL is where SMTPUTF8 is declared.
+        if (verb is not (SmtpVerb.Mail or SmtpVerb.Rcpt) && SmtpCommandParser.HasEightBit(line))
+        {
+            Reply(verb == SmtpVerb.Unknown ? SmtpReplyKind.UnknownCommand : SmtpReplyKind.NonAsciiWithoutSmtpUtf8);
+            return;
+        }
+        var allowed = SmtpStateTable.Check(_state, verb);
+        if (allowed != SmtpReplyKind.Ok)
+        {
+            Reply(allowed);
+            return;
+        }
+        switch (verb)
+        {
+            case SmtpVerb.Helo:
+            case SmtpVerb.Ehlo:
+                Hello(verb == SmtpVerb.Ehlo, argument);
+                break;
+            case SmtpVerb.Mail:
+                Mail(argument);
+                break;
+            case SmtpVerb.Rcpt:
+                Rcpt(argument);
+                break;
+            case SmtpVerb.Data:
+                if (!SmtpCommandParser.Trim(argument).IsEmpty)
+                    Reply(SmtpReplyKind.NoParametersAllowed);
+                else
+                    await DataAsync().ConfigureAwait(false);
+                break;
+            case SmtpVerb.Rset:
+                if (!SmtpCommandParser.Trim(argument).IsEmpty)
+                {
+                    Reply(SmtpReplyKind.NoParametersAllowed);
+                    break;
+                }
+                ResetTransaction();
+                Reply(SmtpReplyKind.Ok);
+                break;
+            case SmtpVerb.Noop:
+                // RFC 5321 §4.1.1.9: NOOP may carry a string, which is ignored.
+                Reply(SmtpReplyKind.Ok);
+                break;
+            case SmtpVerb.Quit:
+                Reply(SmtpReplyKind.Closing);
+                _disconnectReason = "quit";
+                _close = true;
+                break;
+            case SmtpVerb.Help:
+                Reply(HelpTopic(SmtpCommandParser.Trim(argument)));
+                break;
+            case SmtpVerb.Vrfy:
+                Reply(SmtpCommandParser.Trim(argument).IsEmpty ? SmtpReplyKind.VrfySyntax : SmtpReplyKind.CannotVerify);
+                break;
+            case SmtpVerb.Expn:
+                Reply(SmtpReplyKind.ExpnRefused);
+                break;
+            case SmtpVerb.Obsolete:
+                Reply(SmtpReplyKind.Obsolete);
+                break;
+            case SmtpVerb.Bdat:
+            case SmtpVerb.StartTls:
+            case SmtpVerb.Auth:
+                Reply(SmtpReplyKind.NotImplemented);
+                break;
+            default:
+                Reply(SmtpReplyKind.UnknownCommand);
+                break;
+        }
+    }
+
+    private static SmtpReplyKind HelpTopic(ReadOnlySpan<byte> topic)
+    {
+        if (topic.IsEmpty)
+            return SmtpReplyKind.Help;
+        return SmtpCommandParser.ParseVerb(topic, out _) switch
+        {
+            SmtpVerb.Helo => SmtpReplyKind.HelpHelo,
+            SmtpVerb.Ehlo => SmtpReplyKind.HelpEhlo,
+            SmtpVerb.Mail => SmtpReplyKind.HelpMail,
+            SmtpVerb.Rcpt => SmtpReplyKind.HelpRcpt,
+            SmtpVerb.Data => SmtpReplyKind.HelpData,
+            SmtpVerb.Rset => SmtpReplyKind.HelpRset,
+            SmtpVerb.Noop => SmtpReplyKind.HelpNoop,
+            SmtpVerb.Quit => SmtpReplyKind.HelpQuit,
+            SmtpVerb.Vrfy => SmtpReplyKind.HelpVrfy,
+            _ => SmtpReplyKind.HelpUnknownTopic,
+        };
+    }
+
+    private void Hello(bool esmtp, ReadOnlySpan<byte> argument)
+    {
+        var check = SmtpCommandParser.ParseHelo(argument, out string name);
+        if (check != SmtpReplyKind.Ok)
+        {
+            Reply(check);
+            return;
+        }
+        // RFC 5321 §4.1.4: HELO/EHLO also resets any transaction in progress.
+        ResetTransaction();
+        _helo = name;
+        _esmtp = esmtp;
+        _state = SmtpSessionState.Ready;
+        if (!esmtp)
+        {
+            Reply(SmtpReplyKind.Helo, _options.HostName);
+            return;
+        }
+        var keywords = _ehloKeywords;
+        _outLength += SmtpReplies.FormatLine(SmtpReplyKind.Ehlo, _options.HostName, _out.AsSpan(_outLength), more: keywords.Count > 0);
+        for (int i = 0; i < keywords.Count; i++)
+            _outLength += SmtpReplies.FormatLine(SmtpReplyKind.Ehlo, keywords[i], _out.AsSpan(_outLength), more: i < keywords.Count - 1);
+        Count(SmtpReplyKind.Ehlo);
+    }
+
+    private void Mail(ReadOnlySpan<byte> argument)
+    {
+        var result = SmtpCommandParser.ParseMail(argument, out string sender, out var parameters);
+        if (result != SmtpReplyKind.SenderOk)
+        {
+            Reply(result);
+            return;
+        }
+        // RFC 1870 §6.2: refuse a declared size at once, so the client need not send the message.
+        if (parameters.Size is long size)
+        {
+            if (size > _options.MaxMessageSize)
+            {
+                Reply(SmtpReplyKind.MessageTooBig);
+                return;
+            }
+            if (!_spool.HasRoomFor(size))
+            {
+                Reply(SmtpReplyKind.InsufficientStorage);
+                return;
+            }
+        }
+        _sender = sender;
+        _body = parameters.Body;
+        _smtpUtf8 = parameters.SmtpUtf8;
+        _state = SmtpSessionState.Mail;
+        Reply(SmtpReplyKind.SenderOk);
+    }
+
+    private void Rcpt(ReadOnlySpan<byte> argument)
+    {
+        var result = SmtpCommandParser.ParseRcpt(argument, _smtpUtf8, out string recipient);
+        if (result != SmtpReplyKind.RecipientOk)
+        {
+            Reply(result);
+            return;
+        }
+        if (_recipients.Count >= _options.MaxRecipients)
+        {
+            Reply(SmtpReplyKind.TooManyRecipients);
+            return;
+        }
+        if (_options.RecipientPolicy is { } policy)
+        {
+            var decision = policy(new RecipientCheck(_remote, _helo, _sender, recipient, AuthenticatedUser, IsTls));
+            if (decision != SmtpReplyKind.RecipientOk)
+            {
+                Reply(decision);
+                return;
+            }
+        }
+        _recipients.Add(recipient);
+        _state = SmtpSessionState.Recipients;
+        Reply(SmtpReplyKind.RecipientOk);
+    }
+
+    private void ResetTransaction()
+    {
+        _sender = "";
+        _recipients.Clear();
+        _body = BodyType.SevenBit;
+        _smtpUtf8 = false;
+        if (_state > SmtpSessionState.Ready)
+            _state = SmtpSessionState.Ready;
+    }
+
+    private string Protocol => ReceivedHeader.Protocol(_esmtp, IsTls, AuthenticatedUser is not null, _smtpUtf8);
+
+    private async ValueTask DataAsync()
+    {
+        var envelope = new Envelope
+        {
+            Sender = _sender,
+            Recipients = _recipients.ToArray(),
+            ClientAddress = (_remote.Address.IsIPv4MappedToIPv6 ? _remote.Address.MapToIPv4() : _remote.Address).ToString(),
+            Helo = _helo,
+            Protocol = Protocol,
+            Body = _body,
+            SmtpUtf8 = _smtpUtf8,
+            AuthenticatedUser = AuthenticatedUser,
+            Arrived = DateTimeOffset.UtcNow,
+        };
+        SpoolWriter writer;
+        try
+        {
+            writer = _spool.Create(envelope);
+        }
+        catch (SpoolException e)
+        {
+            SmtpLog.SpoolFailure(_logger, _client, e.Message);
+            Reply(e.Error == SpoolError.InsufficientStorage ? SmtpReplyKind.InsufficientStorage : SmtpReplyKind.LocalError);
+            return;
+        }
+        await using (writer.ConfigureAwait(false))
+        {
+            SpoolError? failure = null;
+            try
+            {
+                var header = ReceivedHeader.Build(_helo, _remote.Address, _options.HostName, envelope.Protocol, writer.QueueId, envelope.Recipients, envelope.Arrived);
+                await writer.WriteAsync(header).ConfigureAwait(false);
+            }
+            catch (SpoolException e)
+            {
+                failure = e.Error;
+                SmtpLog.SpoolFailure(_logger, _client, e.Message);
+            }
+            Reply(SmtpReplyKind.StartMailInput);
+            var outcome = await ReceiveDataAsync(failure is null ? writer : null).ConfigureAwait(false);
+            if (outcome.Ended == false)
+            {
+                writer.Abort();
+                return; // timeout, shutdown or connection lost: no reply to the message, nothing queued
+            }
+            failure ??= outcome.Failure;
+            SmtpReplyKind verdict;
+            string reason;
+            if (outcome.BareLineEnding && _options.RejectBareLineEndings)
+                (verdict, reason) = (SmtpReplyKind.BareLineEnding, "bare CR or LF in message");
+            else if (outcome.TooBig)
+                (verdict, reason) = (SmtpReplyKind.MessageTooBig, "message size over limit");
+            else if (failure is SpoolError error)
+                (verdict, reason) = error == SpoolError.InsufficientStorage
+                    ? (SmtpReplyKind.InsufficientStorage, "spool full")
+                    : (SmtpReplyKind.LocalError, "spool write failed");
+            else
+                (verdict, reason) = (SmtpReplyKind.Queued, "");
+
+            if (verdict == SmtpReplyKind.Queued)
+            {
+                using var commitTimer = new CancellationTokenSource(_options.DataTerminationTimeout);
+                try
+                {
+                    // Acknowledge only what is durable: 250 after CommitAsync has returned.
+                    await writer.CommitAsync(commitTimer.Token).ConfigureAwait(false);
+                }
+                catch (SpoolException e)
+                {
+                    SmtpLog.SpoolFailure(_logger, _client, e.Message);
+                    (verdict, reason) = e.Error == SpoolError.InsufficientStorage
+                        ? (SmtpReplyKind.InsufficientStorage, "spool full")
+                        : (SmtpReplyKind.LocalError, "spool commit failed");
+                }
+                catch (OperationCanceledException)
+                {
+                    (verdict, reason) = (SmtpReplyKind.LocalError, "spool commit timed out");
+                }
+            }
+            if (verdict == SmtpReplyKind.Queued)
+            {
+                SmtpLog.Accepted(_logger, writer.QueueId, _client, _sender, string.Join(",", _recipients), outcome.Size);
+                Reply(SmtpReplyKind.Queued, writer.QueueId);
+            }
+            else
+            {
+                writer.Abort();
+                SmtpLog.Rejected(_logger, _client, _sender, reason);
+                Reply(verdict);
+            }
+            ResetTransaction();
+        }
+    }
+
+    private readonly record struct DataOutcome(bool Ended, long Size, bool TooBig, bool BareLineEnding, SpoolError? Failure);
+
+    /// <summary>Streams the message into <paramref name="writer"/> (null: discard) until &lt;CRLF&gt;.&lt;CRLF&gt;.
+    /// Past the size limit, after a bare line ending (when those are rejected) or a spool error, the bytes are
+    /// still read to the real end of data so the next command is found where the client put it.</summary>
+    private async ValueTask<DataOutcome> ReceiveDataAsync(SpoolWriter? writer)
+    {
+        var decoder = new DataDecoder();
+        long size = 0;
+        bool tooBig = false;
+        SpoolError? failure = null;
+        bool first = true;
+        while (true)
+        {
+            if (_start == _end)
+            {
+                if (!await FillAsync(first ? _options.DataInitTimeout : _options.DataBlockTimeout).ConfigureAwait(false))
+                    return default;
+                first = false;
+                continue;
+            }
+            var result = decoder.Decode(_in.AsSpan(_start, _end - _start));
+            size += result.Written + (result.PrefixCr ? 1 : 0);
+            if (size > _options.MaxMessageSize)
+                tooBig = true;
+            bool keep = writer is not null && !tooBig && failure is null && !(decoder.SawBareLineEnding && _options.RejectBareLineEndings);
+            if (keep && (result.Written > 0 || result.PrefixCr))
+            {
+                try
+                {
+                    if (result.PrefixCr)
+                        await writer!.WriteAsync(CrByte).ConfigureAwait(false);
+                    await writer!.WriteAsync(_in.AsMemory(_start, result.Written)).ConfigureAwait(false);
+                }
+                catch (SpoolException e)
+                {
+                    failure = e.Error;
+                    SmtpLog.SpoolFailure(_logger, _client, e.Message);
+                }
+            }
+            _start += result.Consumed;
+            if (result.Ended)
+                return new DataOutcome(true, size, tooBig, decoder.SawBareLineEnding, failure);
+        }
+    }
+}
