@@ -1,0 +1,33 @@
+using EdgeMail.EndToEnd.Tests.Support;
+
+namespace EdgeMail.EndToEnd.Tests;
+
+/// <summary>The Raspberry Pi binary, run on this machine under qemu-aarch64 (issue 2).</summary>
+public sealed class Arm64Tests
+{
+    [Fact]
+    public async Task The_arm64_binary_under_qemu_accepts_a_message_lists_it_and_stops_on_SIGTERM()
+    {
+        using var dir = new TempDirectory("arm64");
+        var binary = EdgeMailBinary.Arm64;
+        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"));
+        var message = Messages.Plain("arm64");
+
+        var result = await PythonSmtp.SendAsync(server.Endpoint, "pi@lan.test", ["ops@example.test"], dir.Write("m.eml", message));
+
+        Assert.Equal(250, result.DataCode);
+        var entry = await EdgeMailCli.SingleQueuedAsync(binary, server.SpoolDirectory, Queued.IdIn("250 " + result.DataReply));
+        Assert.Equal("pi@lan.test", entry.Sender);
+        Assert.Equal(["ops@example.test"], entry.Recipients);
+        Queued.HasSizeOf(entry, message.Length);
+        Assert.Equal(0, await server.StopAsync());
+    }
+
+    [Fact]
+    public async Task The_arm64_binary_under_qemu_prints_its_version()
+    {
+        var run = await EdgeMailCli.RunAsync(EdgeMailBinary.Arm64, "--version");
+
+        Assert.True(run.ExitCode == 0 && run.Stdout.Any(char.IsDigit), run.ToString());
+    }
+}
