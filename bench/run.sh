@@ -1,0 +1,292 @@
+#!/usr/bin/env bash
+# EdgeMail benchmark (issue 2): bench/run.sh BINARY   — normally called by `./build.sh bench`.
+#
+# Passes, each on a fresh spool on the real disk (artifacts/bench/<run>/), the server on a free loopback port:
+#   1. throughput  smtp-source, SESSIONS parallel sessions, MESSAGES messages of SIZE bytes, one connection per
+#                  message (what an appliance does); a latency probe (bench/probe.py) runs alongside as one more
+#                  session and times end-of-data → 250. Peak RSS (VmHWM) and disk writes (/proc/PID/io) of the server.
+#   2. fsync       the same load with the server under `strace -f -c`: fsync/fdatasync calls per message.
+#   3. big         BIG_SESSIONS concurrent messages of BIG_SIZE bytes: peak RSS.
+#   4. postfix     Debian's Postfix as the yardstick: a private instance (own config, queue and data directories)
+#                  on a free loopback port, relaying everything to smtp-sink; the same load and probe as pass 1.
+# Results go into BENCHMARKS.md, newest run first. The script installs nothing; it checks its tools and stops
+# every process it started, whatever happens.
+set -euo pipefail
+
+usage() { echo "usage: bench/run.sh PATH/TO/edgemail" >&2; exit 2; }
+[ $# -eq 1 ] || usage
+BIN=$(readlink -f "$1")
+[ -x "$BIN" ] || { echo "bench: $1 is not an executable" >&2; exit 2; }
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PY=/usr/bin/python3
+MESSAGES=${BENCH_MESSAGES:-4000}
+SESSIONS=${BENCH_SESSIONS:-20}
+SIZE=${BENCH_SIZE:-5120}
+BIG_SESSIONS=${BENCH_BIG_SESSIONS:-20}
+BIG_SIZE=${BENCH_BIG_SIZE:-10485760}
+REPORT=${BENCH_REPORT:-$ROOT/BENCHMARKS.md}
+RUN_ID=$(date -u +%Y%m%dT%H%M%SZ)
+WORK=$ROOT/artifacts/bench/$RUN_ID
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+for tool in /usr/sbin/smtp-source /usr/sbin/smtp-sink /usr/sbin/postfix /usr/sbin/postconf "$PY" /usr/bin/strace; do
+  [ -x "$tool" ] || die "$tool is missing (./build.sh bench installs postfix, python3 and strace)"
+done
+getent passwd postfix >/dev/null || die "the postfix user is missing (install Debian's postfix package)"
+[ "$(id -u)" -eq 0 ] || die "Postfix's master must start as root: run as root"
+
+mkdir -p "$WORK"
+say "work directory $WORK"
+
+# ---- process bookkeeping: everything we start is stopped on exit ----------------------------------------
+STARTED=()          # PIDs of our own background processes
+POSTFIX_DIR=""      # set while the private Postfix instance may be running
+cleanup() {
+  local pid
+  set +e
+  if [ -n "$POSTFIX_DIR" ]; then
+    /usr/sbin/postfix -c "$POSTFIX_DIR/etc" stop >/dev/null 2>&1 || /usr/sbin/postfix -c "$POSTFIX_DIR/etc" abort >/dev/null 2>&1
+    POSTFIX_DIR=""
+  fi
+  for pid in "${STARTED[@]}"; do
+    kill -0 "$pid" 2>/dev/null || continue
+    kill -TERM "$pid" 2>/dev/null
+    timeout 10 tail --pid="$pid" -f /dev/null || kill -KILL "$pid" 2>/dev/null
+  done
+  STARTED=()
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# stop PID: SIGTERM and wait for it (bounded), then SIGKILL.
+stop_pid() {
+  local pid=$1
+  kill -TERM "$pid" 2>/dev/null || return 0
+  timeout 30 tail --pid="$pid" -f /dev/null || { say "pid $pid ignored SIGTERM; killing it"; kill -KILL "$pid" 2>/dev/null || true; }
+  wait "$pid" 2>/dev/null || true
+}
+
+# start_edgemail DIR [WRAPPER...]: serve on a free port with its spool in DIR/spool; sets EM_PID (the process we
+# started: edgemail itself, or the wrapper) and EM_PORT. Start-up is awaited on the "listening on" line, read
+# from a FIFO: no polling.
+start_edgemail() {
+  local dir=$1; shift
+  mkdir -p "$dir"
+  mkfifo "$dir/stdout"
+  "$@" "$BIN" serve --listen 127.0.0.1:0 --spool "$dir/spool" --config "$WORK/edgemail.toml" >"$dir/stdout" 2>"$dir/stderr" &
+  EM_PID=$!
+  STARTED+=("$EM_PID")
+  exec {EM_FD}<"$dir/stdout"
+  local line=""
+  read -r -t 120 line <&"$EM_FD" || true
+  [[ $line =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]] || { cat "$dir/stderr" >&2; die "edgemail did not start (stdout: '$line')"; }
+  EM_PORT=${BASH_REMATCH[1]}
+}
+
+# The edgemail process itself: the wrapper's (strace's) child when there is one.
+server_pid() {
+  local pid=$1 child
+  child=$(cat "/proc/$pid/task/$pid/children" 2>/dev/null | awk '{print $1}')
+  echo "${child:-$pid}"
+}
+
+vm_hwm_kib() { awk '/^VmHWM:/{print $2}' "/proc/$1/status"; }
+write_bytes() { awk '/^write_bytes:/{print $2}' "/proc/$1/io"; }
+
+# load PORT DIR COUNT SESSIONS LENGTH [probe]: smtp-source against PORT; sets LOAD_SECONDS. With "probe", the
+# latency probe runs for as long as smtp-source does and leaves DIR/latency.json.
+load() {
+  local port=$1 dir=$2 count=$3 sessions=$4 length=$5 probe=${6:-} t0 t1 src probe_pid=""
+  t0=$(date +%s.%N)
+  /usr/sbin/smtp-source -s "$sessions" -m "$count" -l "$length" -M bench.test -f load@bench.test -t sink@bench.test \
+    "127.0.0.1:$port" >"$dir/smtp-source.log" 2>&1 &
+  src=$!
+  STARTED+=("$src")
+  if [ -n "$probe" ]; then
+    "$PY" "$ROOT/bench/probe.py" --port "$port" --size "$length" --out "$dir/latency.json" 2>"$dir/probe.log" &
+    probe_pid=$!
+    STARTED+=("$probe_pid")
+  fi
+  local rc=0
+  wait "$src" || rc=$?
+  t1=$(date +%s.%N)
+  [ -n "$probe_pid" ] && stop_pid "$probe_pid"
+  [ "$rc" -eq 0 ] || { cat "$dir/smtp-source.log" >&2; die "smtp-source failed (exit $rc) against port $port"; }
+  LOAD_SECONDS=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')
+}
+
+queued_count() { "$BIN" queue --spool "$1" --json | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+latency() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); v=d[sys.argv[2]]; print("n/a" if v is None else (f"{v:.2f}" if isinstance(v,float) else v))' "$1" "$2"; }
+mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
+
+# EdgeMail's config for the benchmark: 20 load sessions and the probe all come from 127.0.0.1.
+cat >"$WORK/edgemail.toml" <<EOF
+[server]
+max_connections = 200
+max_connections_per_client = 200
+EOF
+
+# ---- 1. throughput, latency, RSS, disk writes -----------------------------------------------------------
+say "pass 1: EdgeMail, $SESSIONS sessions × $MESSAGES messages of $SIZE bytes (+ latency probe)"
+D1=$WORK/edgemail
+start_edgemail "$D1"
+PID1=$(server_pid "$EM_PID")
+W0=$(write_bytes "$PID1")
+load "$EM_PORT" "$D1" "$MESSAGES" "$SESSIONS" "$SIZE" probe
+EM_SECONDS=$LOAD_SECONDS
+EM_RSS=$(vm_hwm_kib "$PID1")
+EM_WRITTEN=$(( $(write_bytes "$PID1") - W0 ))
+stop_pid "$EM_PID"; exec {EM_FD}<&-
+EM_QUEUED=$(queued_count "$D1/spool")
+EM_PROBE=$(latency "$D1/latency.json" samples)
+[ "$EM_QUEUED" -ge "$MESSAGES" ] || die "EdgeMail acknowledged $MESSAGES messages but its queue lists $EM_QUEUED"
+# smtp-source's messages plus the probe's: the disk writes are shared by all of them.
+EM_MPS=$(awk -v n="$MESSAGES" -v s="$EM_SECONDS" 'BEGIN{printf "%.0f", n/s}')
+EM_WPM=$(awk -v w="$EM_WRITTEN" -v n="$EM_QUEUED" 'BEGIN{printf "%.0f", w/n}')
+say "EdgeMail: $EM_MPS msg/s, p50 $(latency "$D1/latency.json" p50_ms) ms, peak RSS $(mib "$EM_RSS") MiB"
+
+# ---- 2. fsync calls per message ---------------------------------------------------------------------------
+say "pass 2: EdgeMail under strace -f -c (fsync/fdatasync per message)"
+D2=$WORK/edgemail-strace
+start_edgemail "$D2" /usr/bin/strace -f -c -e trace=fsync,fdatasync,syncfs,sync_file_range -o "$D2/strace.txt"
+load "$EM_PORT" "$D2" "$MESSAGES" "$SESSIONS" "$SIZE"
+stop_pid "$(server_pid "$EM_PID")"
+wait "$EM_PID" 2>/dev/null || true
+exec {EM_FD}<&-
+# strace -c columns: % time, seconds, usecs/call, calls, [errors,] syscall.
+SYNCS=$(awk '$NF=="fsync"||$NF=="fdatasync"||$NF=="syncfs"||$NF=="sync_file_range"{ n += $4 } END{print n+0}' "$D2/strace.txt")
+FSYNC_PM=$(awk -v s="$SYNCS" -v n="$MESSAGES" 'BEGIN{printf "%.2f", s/n}')
+say "fsync-family calls: $SYNCS for $MESSAGES messages"
+
+# ---- 3. peak RSS with big concurrent messages -----------------------------------------------------------------
+say "pass 3: EdgeMail, $BIG_SESSIONS concurrent messages of $BIG_SIZE bytes"
+D3=$WORK/edgemail-big
+start_edgemail "$D3"
+PID3=$(server_pid "$EM_PID")
+load "$EM_PORT" "$D3" "$BIG_SESSIONS" "$BIG_SESSIONS" "$BIG_SIZE"
+BIG_SECONDS=$LOAD_SECONDS
+BIG_RSS=$(vm_hwm_kib "$PID3")
+stop_pid "$EM_PID"; exec {EM_FD}<&-
+BIG_QUEUED=$(queued_count "$D3/spool")
+[ "$BIG_QUEUED" -eq "$BIG_SESSIONS" ] || die "EdgeMail acknowledged $BIG_SESSIONS big messages but lists $BIG_QUEUED"
+
+# ---- 4. the yardstick: a private Postfix relaying to smtp-sink ------------------------------------------------
+say "pass 4: Postfix $(/usr/sbin/postconf -d -h mail_version) (private instance) → smtp-sink"
+PF=$WORK/postfix
+mkdir -p "$PF/etc" "$PF/queue" "$PF/data"
+chown postfix "$PF/data"    # the master's lock and the daemons' caches; post-install sets up the queue itself
+SINK_PORT=$(free_port)
+PF_PORT=$(free_port)
+# smtp-sink drops root after binding (-u); 256 is its listen backlog.
+/usr/sbin/smtp-sink -u postfix "127.0.0.1:$SINK_PORT" 256 >"$PF/smtp-sink.log" 2>&1 &
+STARTED+=("$!")
+cat >"$PF/etc/main.cf" <<EOF
+# Private benchmark instance: own config, queue and data directories; loopback only; relays all to smtp-sink.
+compatibility_level = 3.6
+queue_directory = $PF/queue
+data_directory = $PF/data
+meta_directory = /etc/postfix
+command_directory = /usr/sbin
+daemon_directory = /usr/lib/postfix/sbin
+shlib_directory = /usr/lib/postfix
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = postfix.bench.test
+mydestination =
+local_recipient_maps =
+alias_maps =
+alias_database =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+relayhost = [127.0.0.1]:$SINK_PORT
+smtpd_relay_restrictions = permit_mynetworks, reject
+smtp_dns_support_level = disabled
+maillog_file = $PF/postfix.log
+maillog_file_prefixes = $PF
+biff = no
+EOF
+cat >"$PF/etc/master.cf" <<EOF
+127.0.0.1:$PF_PORT inet n - n - - smtpd
+pickup    unix  n - n 60  1 pickup
+cleanup   unix  n - n -   0 cleanup
+qmgr      unix  n - n 300 1 qmgr
+rewrite   unix  - - n -   - trivial-rewrite
+bounce    unix  - - n -   0 bounce
+defer     unix  - - n -   0 bounce
+trace     unix  - - n -   0 bounce
+verify    unix  - - n -   1 verify
+flush     unix  n - n 1000? 0 flush
+proxymap  unix  - - n -   - proxymap
+smtp      unix  - - n -   - smtp
+relay     unix  - - n -   - smtp
+showq     unix  n - n -   - showq
+error     unix  - - n -   - error
+retry     unix  - - n -   - error
+discard   unix  - - n -   - discard
+anvil     unix  - - n -   1 anvil
+scache    unix  - - n -   1 scache
+postlog   unix-dgram n - n - 1 postlogd
+EOF
+POSTFIX_DIR=$PF
+/usr/sbin/postfix -c "$PF/etc" start >"$PF/start.log" 2>&1 || { cat "$PF/start.log" >&2; die "the private Postfix did not start"; }
+PF_MASTER=$(awk '{print $1}' "$PF/queue/pid/master.pid")
+# The master writes its pid file before its listeners are set up; a connection proves smtpd is answering.
+"$PY" -c 'import smtplib,sys; s=smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=60); s.quit()' "$PF_PORT" \
+  || die "the private Postfix does not answer on 127.0.0.1:$PF_PORT (log: $PF/postfix.log)"
+load "$PF_PORT" "$PF" "$MESSAGES" "$SESSIONS" "$SIZE" probe
+PF_SECONDS=$LOAD_SECONDS
+/usr/sbin/postfix -c "$PF/etc" stop >/dev/null 2>&1 || true
+timeout 60 tail --pid="$PF_MASTER" -f /dev/null || /usr/sbin/postfix -c "$PF/etc" abort >/dev/null 2>&1 || true
+POSTFIX_DIR=""
+PF_MPS=$(awk -v n="$MESSAGES" -v s="$PF_SECONDS" 'BEGIN{printf "%.0f", n/s}')
+RATIO=$(awk -v a="$EM_MPS" -v b="$PF_MPS" 'BEGIN{printf "%.2f", a/b}')
+say "Postfix: $PF_MPS msg/s; EdgeMail/Postfix = $RATIO"
+
+cleanup
+
+# ---- report ---------------------------------------------------------------------------------------------------
+size_of() { [ -e "$1" ] && stat -c %s "$1" || echo ""; }
+SIZES="$(basename "$(dirname "$BIN")"): $(size_of "$BIN") bytes (\`$BIN\`)"
+for rid in linux-x64 linux-arm64; do
+  f=$ROOT/artifacts/$rid/edgemail
+  [ -e "$f" ] && [ "$(readlink -f "$f")" != "$BIN" ] && SIZES+="; $rid: $(size_of "$f") bytes"
+done
+DISK_DEV=$(df --output=source "$WORK" | tail -1)
+DISK_FS=$(df --output=fstype "$WORK" | tail -1)
+DISK_NAME=$(basename "$(readlink -f "$DISK_DEV")" | sed 's/[0-9]*$//')
+ROTA=$(cat "/sys/block/$DISK_NAME/queue/rotational" 2>/dev/null || echo "?")
+MODEL=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
+check() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN{ ok = (op == ">=") ? a >= b : a <= b; print ok ? "yes" : "**no**" }'; }
+
+SECTION=$(mktemp)
+cat >"$SECTION" <<EOF
+## $(date -u '+%Y-%m-%d %H:%M UTC') — $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "no git")
+
+Machine: $(nproc) × $MODEL, $(awk '/^MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, kernel $(uname -r);
+spool on $DISK_DEV ($DISK_FS, rotational=$ROTA). Load: smtp-source -s $SESSIONS -m $MESSAGES -l $SIZE (one connection per message).
+
+| Metric | EdgeMail | Postfix $(/usr/sbin/postconf -d -h mail_version) | Target | Met |
+|---|---|---|---|---|
+| Throughput, $SESSIONS sessions × $MESSAGES × $SIZE B | $EM_MPS msg/s ($EM_SECONDS s) | $PF_MPS msg/s ($PF_SECONDS s) | ≥ Postfix (aim 2×): ratio **$RATIO** | $(check "$RATIO" ">=" 1) |
+| Time to 250, p50 / p99 (probe, n = $EM_PROBE / $(latency "$PF/latency.json" samples)) | $(latency "$D1/latency.json" p50_ms) / $(latency "$D1/latency.json" p99_ms) ms | $(latency "$PF/latency.json" p50_ms) / $(latency "$PF/latency.json" p99_ms) ms | — | |
+| Peak RSS (VmHWM) under that load | $(mib "$EM_RSS") MiB | — | ≤ 24 MiB | $(check "$EM_RSS" "<=" $((24 * 1024))) |
+| Peak RSS, $BIG_SESSIONS concurrent × $((BIG_SIZE / 1048576)) MiB | $(mib "$BIG_RSS") MiB ($BIG_SECONDS s) | — | ≤ 48 MiB | $(check "$BIG_RSS" "<=" $((48 * 1024))) |
+| fsync-family calls per message (strace pass) | $FSYNC_PM ($SYNCS calls) | — | — | |
+| Bytes written to disk per message (/proc/PID/io) | $EM_WPM B ($EM_QUEUED messages) | — | — | |
+| Binary size | $SIZES | — | ≤ 10 MiB | |
+
+EOF
+if [ ! -e "$REPORT" ]; then
+  die "$REPORT is missing (it carries the method and the runs marker)"
+fi
+grep -q '^<!-- runs: newest first -->$' "$REPORT" || die "$REPORT lacks the line '<!-- runs: newest first -->'"
+awk -v section="$SECTION" '{ print } /^<!-- runs: newest first -->$/ { print ""; while ((getline l < section) > 0) print l }' \
+  "$REPORT" >"$REPORT.new" && mv "$REPORT.new" "$REPORT"
+rm -f "$SECTION"
+say "results written to $REPORT (raw data in $WORK)"
