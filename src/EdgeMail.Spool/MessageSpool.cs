@@ -18,8 +18,10 @@ namespace EdgeMail.Spool;
 ///   maildrop/  committed drops from the sendmail command (maildrop/tmp/ while being written)
 /// </code>
 /// Thread-safe: many sessions write at once, the relay reads and records attempts concurrently.
-/// One process owns a spool at a time (an exclusive lock on the file "lock"); other processes read
-/// it with <see cref="ReadQueue"/> and add to it with <see cref="CreateDrop(string, Envelope)"/>.
+/// One process owns a spool at a time (an exclusive lock on the file "lock"). Opening a spool another
+/// process owns gives a read-only view (<see cref="IsReadOnly"/>: no recovery, List/Get/OpenMessage
+/// only), so `edgemail queue` works beside the daemon without touching its files in tmp/. Other
+/// processes add messages with <see cref="CreateDrop(string, Envelope)"/>.
 /// </summary>
 public sealed class MessageSpool : IDisposable
 {
@@ -31,6 +33,7 @@ public sealed class MessageSpool : IDisposable
     private readonly Lock _importGate = new();
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private SafeFileHandle? _lockFile;
+    private bool _readOnly;
     private long _usedBytes;
 
     internal GroupCommitter Committer { get; }
@@ -82,8 +85,15 @@ public sealed class MessageSpool : IDisposable
         try
         {
             spool.CreateFolders();
-            spool.AcquireLock();
-            spool.Recovery = spool.Recover();
+            if (spool.TryAcquireLock())
+            {
+                spool.Recovery = spool.Recover();
+            }
+            else
+            {
+                spool._readOnly = true;
+                spool.LoadReadOnly();
+            }
         }
         catch
         {
@@ -94,6 +104,11 @@ public sealed class MessageSpool : IDisposable
     }
 
     public string Directory { get; }
+
+    /// <summary>True when another process owns this spool: this instance only reads (List, Get,
+    /// OpenMessage); everything that would change the spool throws <see cref="SpoolException"/>.
+    /// A daemon must refuse to start on a read-only spool.</summary>
+    public bool IsReadOnly => _readOnly;
 
     /// <summary>What start-up recovery found and did.</summary>
     public RecoveryReport Recovery { get; private set; } = new();
@@ -120,6 +135,7 @@ public sealed class MessageSpool : IDisposable
     public SpoolWriter Create(Envelope envelope)
     {
         ValidateEnvelope(envelope);
+        ThrowIfReadOnly();
         string id = QueueId.New();
         byte[] header = QueueFile.EncodeHeader(id, envelope);
         if (!TryReserve(header.Length, out string? why))
@@ -183,6 +199,7 @@ public sealed class MessageSpool : IDisposable
     public void RecordAttempt(string id, AttemptRecord attempt)
     {
         ArgumentNullException.ThrowIfNull(attempt);
+        ThrowIfReadOnly();
         Entry entry = Find(id) ?? throw new KeyNotFoundException($"no queued message {Sanitize(id)}");
         byte[] record = SideRecord.Encode(attempt);
         lock (entry.Io)
@@ -241,6 +258,7 @@ public sealed class MessageSpool : IDisposable
     /// or periodically.</summary>
     public int ImportMaildrop()
     {
+        ThrowIfReadOnly();
         var imported = new List<Entry>();
         lock (_importGate)
         {
@@ -371,9 +389,16 @@ public sealed class MessageSpool : IDisposable
     /// </summary>
     public static IReadOnlyList<QueueEntry> ReadQueue(string spoolDirectory)
     {
-        string root = Path.GetFullPath(spoolDirectory);
-        var fs = OsSpoolFileSystem.Instance;
         var list = new List<QueueEntry>();
+        foreach (Entry entry in LoadEntries(Path.GetFullPath(spoolDirectory), OsSpoolFileSystem.Instance))
+            list.Add(Snapshot(entry));
+        list.Sort(static (a, b) => string.CompareOrdinal(a.Id, b.Id));
+        return list;
+    }
+
+    private static List<Entry> LoadEntries(string root, ISpoolFileSystem fs)
+    {
+        var entries = new List<Entry>();
         foreach ((string folder, bool held) in new[] { ("queue", false), ("hold", true) })
         {
             string dir = Path.Combine(root, folder);
@@ -391,13 +416,13 @@ public sealed class MessageSpool : IDisposable
                         continue;
                     Entry entry = NewEntry(info, held);
                     string statePath = Path.Combine(root, "state", name);
-                    if (File.Exists(statePath))
+                    if (fs.Exists(statePath))
                     {
                         using SafeFileHandle state = fs.OpenRead(statePath);
                         foreach (AttemptRecord a in SideRecord.ReadAll(state, out _))
                             Apply(entry, a);
                     }
-                    list.Add(Snapshot(entry));
+                    entries.Add(entry);
                 }
                 catch (IOException)
                 {
@@ -405,8 +430,23 @@ public sealed class MessageSpool : IDisposable
                 }
             }
         }
-        list.Sort(static (a, b) => string.CompareOrdinal(a.Id, b.Id));
-        return list;
+        return entries;
+    }
+
+    private void LoadReadOnly()
+    {
+        _logger.LogWarning("spool: {Directory} is owned by another process; opened read-only", Directory);
+        lock (_gate)
+        {
+            foreach (Entry e in LoadEntries(Directory, _fs))
+                _entries.TryAdd(e.Id, e);
+        }
+    }
+
+    private void ThrowIfReadOnly()
+    {
+        if (_readOnly)
+            throw new SpoolException(SpoolError.IoError, $"spool {Directory} is owned by another process (read-only view)");
     }
 
     public void Dispose()
@@ -506,17 +546,23 @@ public sealed class MessageSpool : IDisposable
         }
     }
 
-    private void AcquireLock()
+    private bool TryAcquireLock()
     {
+        string path = Path.Combine(Directory, "lock");
         try
         {
             // FileShare.None is an exclusive, non-blocking flock(2) on Unix; the kernel drops it when
             // the process dies (kill -9 included), so a crash never leaves a stale lock behind.
-            _lockFile = File.OpenHandle(Path.Combine(Directory, "lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            _lockFile = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            return true;
         }
-        catch (IOException e)
+        catch (IOException) when (File.Exists(path))
         {
-            throw new SpoolException(SpoolError.IoError, $"spool {Directory} is in use by another process", e);
+            return false;
+        }
+        catch (Exception e)
+        {
+            throw SpoolErrors.Wrap(e, $"lock spool {Directory}");
         }
     }
 
@@ -754,6 +800,7 @@ public sealed class MessageSpool : IDisposable
 
     private bool Remove(string id)
     {
+        ThrowIfReadOnly();
         Entry? entry = Find(id);
         if (entry is null)
             return false;
@@ -783,6 +830,7 @@ public sealed class MessageSpool : IDisposable
 
     private bool Move(string id, bool hold)
     {
+        ThrowIfReadOnly();
         Entry? entry = Find(id);
         if (entry is null)
             return false;

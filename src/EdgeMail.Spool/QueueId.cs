@@ -84,6 +84,10 @@ public static class QueueId
         }
     }
 
+    /// <summary>The ID for a given millisecond and sequence number (tests, tools).</summary>
+    internal static string Compose(DateTimeOffset time, long sequence)
+        => Encode(time.ToUnixTimeMilliseconds(), sequence & ((1L << SequenceBits) - 1));
+
     private static string Encode(long ms, long sequence)
     {
         return string.Create(Length, (ms, sequence), static (span, v) =>
