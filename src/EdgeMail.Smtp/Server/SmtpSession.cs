@@ -105,7 +105,6 @@ public sealed class SmtpSession
             "8BITMIME",                                                                          // RFC 6152
             "ENHANCEDSTATUSCODES",                                                               // RFC 2034
             "SMTPUTF8",                                                                          // RFC 6531
-            "HELP",
         };
         _ehloKeywords = list;
     }
