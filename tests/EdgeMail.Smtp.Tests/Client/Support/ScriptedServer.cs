@@ -10,7 +10,7 @@ public enum Feed { Whole, Line, Byte }
 /// <summary>Plays the server side of a transcript (cf. OpenSMTPD's smtpscript, MailKit's replay stream):
 /// <list type="bullet">
 /// <item><c>S: text</c> — a reply line; consecutive S lines form one reply, written as <see cref="Feed"/> says;</item>
-/// <item><c>C: text</c> — the client must send exactly this line next;</item>
+/// <item><c>C: text</c> — the client must send exactly this line next (<c>C:</c> alone: an empty line);</item>
 /// <item><c>C: &lt;data&gt;</c> — the client sends message data up to and including CRLF.CRLF, kept in <see cref="Data"/>;</item>
 /// <item><c>S: &lt;close&gt;</c> — the server closes the connection.</item>
 /// </list></summary>
@@ -74,6 +74,8 @@ public sealed class ScriptedServer
                     i--;
                     await SendAsync(Encoding.UTF8.GetBytes(reply.ToString()));
                 }
+                else if (step == "C:")   // an empty line (trimmed by the script reader)
+                    Assert.Equal("", await ReadLineAsync());
                 else if (step == "C: <data>")
                     Data.Add(await ReadDataAsync());
                 else if (step.StartsWith("C: ", StringComparison.Ordinal))
