@@ -1,16 +1,17 @@
 using EdgeMail.EndToEnd.Tests.Support;
+using Xunit.Abstractions;
 
 namespace EdgeMail.EndToEnd.Tests;
 
 /// <summary>The Raspberry Pi binary, run on this machine under qemu-aarch64 (issue 2).</summary>
-public sealed class Arm64Tests
+public sealed class Arm64Tests(ITestOutputHelper output)
 {
     [Fact]
     public async Task The_arm64_binary_under_qemu_accepts_a_message_lists_it_and_stops_on_SIGTERM()
     {
         using var dir = new TempDirectory("arm64");
         var binary = EdgeMailBinary.Arm64;
-        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"));
+        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"), output);
         var message = Messages.Plain("arm64");
 
         var result = await PythonSmtp.SendAsync(server.Endpoint, "pi@lan.test", ["ops@example.test"], dir.Write("m.eml", message));

@@ -1,8 +1,9 @@
 using EdgeMail.EndToEnd.Tests.Support;
+using Xunit.Abstractions;
 
 namespace EdgeMail.EndToEnd.Tests;
 
-public sealed class CurlClientTests
+public sealed class CurlClientTests(ITestOutputHelper output)
 {
     const string Curl = "/usr/bin/curl";
 
@@ -11,7 +12,7 @@ public sealed class CurlClientTests
     {
         using var dir = new TempDirectory("curl");
         var binary = EdgeMailBinary.X64;
-        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"));
+        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"), output);
         var message = Messages.Plain("curl upload");
         var file = dir.Write("m.eml", message);
         Assert.True(File.Exists(Curl), $"{Curl} is missing: run ./build.sh test");

@@ -1,9 +1,10 @@
 using EdgeMail.EndToEnd.Tests.Support;
+using Xunit.Abstractions;
 
 namespace EdgeMail.EndToEnd.Tests;
 
 /// <summary>A 250 after DATA is a promise: the message is on disk before the reply leaves (issue 2, spool).</summary>
-public sealed class DurabilityTests
+public sealed class DurabilityTests(ITestOutputHelper output)
 {
     [Fact]
     public async Task A_message_acknowledged_with_250_survives_kill_9_and_two_restarts_with_its_bytes_intact()
@@ -14,7 +15,7 @@ public sealed class DurabilityTests
         var message = Messages.Plain("crash");
         string id;
 
-        await using (var server = await EdgeMailServer.StartAsync(binary, spool))
+        await using (var server = await EdgeMailServer.StartAsync(binary, spool, output))
         {
             await using var client = await RawSmtpClient.ConnectAsync(server.Endpoint);
             Assert.Equal(220, (await client.ReadReplyAsync()).Code);
@@ -38,7 +39,7 @@ public sealed class DurabilityTests
         // Start-up recovery must keep a committed message exactly as it was, however often it runs.
         for (var restart = 1; restart <= 2; restart++)
         {
-            await using var server = await EdgeMailServer.StartAsync(binary, spool);
+            await using var server = await EdgeMailServer.StartAsync(binary, spool, output);
             Assert.True(await server.StopAsync() == 0, $"restart {restart} did not exit 0 on SIGTERM\n{server.Diagnostics()}");
             var listed = await EdgeMailCli.SingleQueuedAsync(binary, spool, id);
             Assert.Equal((afterCrash.Sender, afterCrash.Size, afterCrash.Arrived), (listed.Sender, listed.Size, listed.Arrived));

@@ -1,5 +1,6 @@
 using System.Text;
 using EdgeMail.EndToEnd.Tests.Support;
+using Xunit.Abstractions;
 using MailKit;
 using MailKit.Net.Smtp;
 using MailKit.Security;
@@ -7,14 +8,14 @@ using MimeKit;
 
 namespace EdgeMail.EndToEnd.Tests;
 
-public sealed class MailKitClientTests
+public sealed class MailKitClientTests(ITestOutputHelper output)
 {
     [Fact]
     public async Task A_MimeMessage_sent_with_MailKit_is_acknowledged_and_queued_for_every_recipient()
     {
         using var dir = new TempDirectory("mailkit");
         var binary = EdgeMailBinary.X64;
-        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"));
+        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"), output);
         var message = new MimeMessage();
         message.From.Add(new MailboxAddress("Freezer 3", "freezer3@lan.test"));
         message.To.Add(new MailboxAddress("Ops", "ops@example.test"));

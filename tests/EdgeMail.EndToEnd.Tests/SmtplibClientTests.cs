@@ -1,15 +1,16 @@
 using EdgeMail.EndToEnd.Tests.Support;
+using Xunit.Abstractions;
 
 namespace EdgeMail.EndToEnd.Tests;
 
-public sealed class SmtplibClientTests
+public sealed class SmtplibClientTests(ITestOutputHelper output)
 {
     [Fact]
     public async Task A_message_sent_with_python_smtplib_is_acknowledged_with_its_queue_id_and_listed_with_its_envelope_and_size()
     {
         using var dir = new TempDirectory("smtplib");
         var binary = EdgeMailBinary.X64;
-        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"));
+        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"), output);
         var message = Messages.Plain("smtplib");
         var file = dir.Write("message.eml", message);
 
@@ -29,7 +30,7 @@ public sealed class SmtplibClientTests
     public async Task EHLO_advertises_the_extensions_issue_2_requires()
     {
         using var dir = new TempDirectory("smtplib-ehlo");
-        await using var server = await EdgeMailServer.StartAsync(EdgeMailBinary.X64, dir.File("spool"));
+        await using var server = await EdgeMailServer.StartAsync(EdgeMailBinary.X64, dir.File("spool"), output);
         var file = dir.Write("message.eml", Messages.Plain("ehlo"));
 
         var result = await PythonSmtp.SendAsync(server.Endpoint, "a@lan.test", ["b@example.test"], file);
@@ -44,7 +45,7 @@ public sealed class SmtplibClientTests
     {
         using var dir = new TempDirectory("smtplib-8bit");
         var binary = EdgeMailBinary.X64;
-        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"));
+        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"), output);
         var message = System.Text.Encoding.UTF8.GetBytes(
             "From: <a@lan.test>\r\nTo: <b@example.test>\r\nSubject: 8bit\r\nContent-Type: text/plain; charset=utf-8\r\n" +
             "Content-Transfer-Encoding: 8bit\r\n\r\nTemperatur über 40 °C — Lüfter prüfen.\r\n");

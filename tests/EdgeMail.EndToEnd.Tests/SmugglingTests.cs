@@ -1,4 +1,5 @@
 using EdgeMail.EndToEnd.Tests.Support;
+using Xunit.Abstractions;
 
 namespace EdgeMail.EndToEnd.Tests;
 
@@ -7,7 +8,7 @@ namespace EdgeMail.EndToEnd.Tests;
 /// bare-LF or bare-CR variant must neither end the message nor start a smuggled second transaction; the
 /// whole message is refused with 554 5.6.0 at the real end and nothing is queued.
 /// </summary>
-public sealed class SmugglingTests
+public sealed class SmugglingTests(ITestOutputHelper output)
 {
     [Theory]
     [InlineData("\n.\n", "LF.LF")]
@@ -18,7 +19,7 @@ public sealed class SmugglingTests
     {
         using var dir = new TempDirectory("smuggle");
         var binary = EdgeMailBinary.X64;
-        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"));
+        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"), output);
         await using var client = await RawSmtpClient.ConnectAsync(server.Endpoint);
         Assert.Equal(220, (await client.ReadReplyAsync()).Code);
         Assert.Equal(250, (await client.CommandAsync("EHLO smuggler.test")).Code);

@@ -1,10 +1,11 @@
 using System.Text;
 using EdgeMail.EndToEnd.Tests.Support;
+using Xunit.Abstractions;
 
 namespace EdgeMail.EndToEnd.Tests;
 
 /// <summary>swaks (Debian) as an independent client; it exits 0 only when every reply was the expected one.</summary>
-public sealed class SwaksClientTests
+public sealed class SwaksClientTests(ITestOutputHelper output)
 {
     const string Swaks = "/usr/bin/swaks";
 
@@ -21,7 +22,7 @@ public sealed class SwaksClientTests
     {
         using var dir = new TempDirectory("swaks");
         var binary = EdgeMailBinary.X64;
-        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"));
+        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"), output);
         var message = Messages.Plain("swaks plain");
 
         var run = await SwaksAsync(server, "sensor@lan.test", "ops@example.test", dir.Write("m.eml", message));
@@ -40,7 +41,7 @@ public sealed class SwaksClientTests
     {
         using var dir = new TempDirectory("swaks-pipe");
         var binary = EdgeMailBinary.X64;
-        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"));
+        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"), output);
 
         var run = await SwaksAsync(server, "sensor@lan.test", "ops@example.test", dir.Write("m.eml", Messages.Plain("swaks pipelined")),
                                    "--pipeline");
@@ -63,7 +64,7 @@ public sealed class SwaksClientTests
     {
         using var dir = new TempDirectory("swaks-8bit");
         var binary = EdgeMailBinary.X64;
-        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"));
+        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"), output);
         var message = Encoding.UTF8.GetBytes(
             "From: <sensor@lan.test>\r\nTo: <ops@example.test>\r\nSubject: 8bit\r\nMIME-Version: 1.0\r\n" +
             "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" +
@@ -82,7 +83,7 @@ public sealed class SwaksClientTests
     {
         using var dir = new TempDirectory("swaks-rcpts");
         var binary = EdgeMailBinary.X64;
-        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"));
+        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"), output);
         string[] recipients = ["one@example.test", "two@example.test", "three@other.test", "four@lan.test"];
 
         var run = await SwaksAsync(server, "sensor@lan.test", string.Join(',', recipients), dir.Write("m.eml", Messages.Plain("swaks many")));

@@ -3,6 +3,7 @@ using System.Net;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.RegularExpressions;
+using Xunit.Abstractions;
 
 namespace EdgeMail.EndToEnd.Tests.Support;
 
@@ -22,6 +23,7 @@ public sealed partial class EdgeMailServer : IAsyncDisposable
     readonly StringBuilder _stdout = new();
     readonly TaskCompletionSource<IPEndPoint> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
     readonly string _command;
+    ITestOutputHelper? _output;
 
     public EdgeMailBinary Binary { get; }
     public string SpoolDirectory { get; }
@@ -44,11 +46,8 @@ public sealed partial class EdgeMailServer : IAsyncDisposable
         _process = new Process { StartInfo = info, EnableRaisingEvents = true };
         _process.OutputDataReceived += (_, e) =>
         {
-            if (e.Data is null)
-            {
-                _listening.TrySetException(new InvalidOperationException("stdout closed before a 'listening on' line"));
-                return;
-            }
+            // End of stdout: the exit handler reports the exit code, which says more.
+            if (e.Data is null) return;
             lock (_stdout) _stdout.AppendLine(e.Data);
             var match = ListeningLine().Match(e.Data);
             if (match.Success)
@@ -62,14 +61,17 @@ public sealed partial class EdgeMailServer : IAsyncDisposable
             _listening.TrySetException(new InvalidOperationException($"edgemail exited with code {_process.ExitCode} before listening"));
     }
 
-    public static async Task<EdgeMailServer> StartAsync(EdgeMailBinary binary, string spoolDirectory, string? configFile = null,
-                                                       IEnumerable<string>? extraArguments = null)
+    /// <param name="output">When given, the server's command line and log are written there at the end of the test,
+    /// so a failing test shows what the server said.</param>
+    public static async Task<EdgeMailServer> StartAsync(EdgeMailBinary binary, string spoolDirectory, ITestOutputHelper? output = null,
+                                                       string? configFile = null, IEnumerable<string>? extraArguments = null)
     {
         var arguments = new List<string> { "serve", "--listen", "127.0.0.1:0", "--spool", spoolDirectory };
         if (configFile is not null) arguments.AddRange(["--config", configFile]);
         if (extraArguments is not null) arguments.AddRange(extraArguments);
 
         var server = new EdgeMailServer(binary, spoolDirectory, binary.StartInfo(arguments, Path.GetDirectoryName(spoolDirectory)!));
+        server._output = output;
         server._process.Start();
         server._process.StandardInput.Close();
         server._process.BeginOutputReadLine();
@@ -127,6 +129,8 @@ public sealed partial class EdgeMailServer : IAsyncDisposable
     {
         try { await KillAsync(); }
         catch (InvalidOperationException) { }
+        try { _output?.WriteLine(Diagnostics()); }
+        catch (InvalidOperationException) { } // the test has already finished
         _process.Dispose();
     }
 
