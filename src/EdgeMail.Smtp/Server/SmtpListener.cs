@@ -162,9 +162,25 @@ public sealed class SmtpListener : IAsyncDisposable
 
     private async Task RunSessionAsync(Socket client, IPEndPoint remote, IPAddress address, long id)
     {
+        int released = 0;
+        // The place is given back as the connection closes (before the client can see the close), so a client
+        // that reconnects right after our 221 is never refused for a session that is already over.
+        void Release()
+        {
+            if (Interlocked.Exchange(ref released, 1) != 0)
+                return;
+            lock (_lock)
+            {
+                _total--;
+                if (_perClient.TryGetValue(address, out int mine) && mine > 1)
+                    _perClient[address] = mine - 1;
+                else
+                    _perClient.Remove(address);
+            }
+        }
         try
         {
-            var stream = new NetworkStream(client, ownsSocket: true);
+            var stream = new SessionStream(client, Release);
             var session = new SmtpSession(stream, remote, _options, _spool, _logger);
             await session.RunAsync(_stopping.Token).ConfigureAwait(false);
         }
@@ -173,16 +189,19 @@ public sealed class SmtpListener : IAsyncDisposable
         }
         finally
         {
+            Release();
             client.Dispose();
             lock (_lock)
-            {
-                _total--;
-                if (_perClient.TryGetValue(address, out int mine) && mine > 1)
-                    _perClient[address] = mine - 1;
-                else
-                    _perClient.Remove(address);
                 _sessions.Remove(id);
-            }
+        }
+    }
+
+    private sealed class SessionStream(Socket socket, Action onClose) : NetworkStream(socket, ownsSocket: true)
+    {
+        protected override void Dispose(bool disposing)
+        {
+            onClose();
+            base.Dispose(disposing);
         }
     }
 
