@@ -57,8 +57,24 @@ public sealed class FaultInjectingFileSystem : ISpoolFileSystem
 
     public FaultInjectingFileSystem(ISpoolFileSystem? inner = null) => _inner = inner ?? OsSpoolFileSystem.Instance;
 
-    /// <summary>When set, reported as the file system's free space instead of the real value.</summary>
-    public long? FreeBytes { get; set; }
+    private long? _freeBytes;
+
+    /// <summary>When set, a simulated file system size: reported as free space instead of the real value,
+    /// reduced by every byte written and given back when a file is deleted.</summary>
+    public long? FreeBytes
+    {
+        get { lock (_gate) return _freeBytes; }
+        set { lock (_gate) _freeBytes = value; }
+    }
+
+    private void Consume(long bytes)
+    {
+        lock (_gate)
+        {
+            if (_freeBytes is not null)
+                _freeBytes -= bytes;
+        }
+    }
 
     /// <summary>Fails the <paramref name="nthCall"/>-th call of <paramref name="step"/> from now (1 = the next one),
     /// optionally only counting calls whose path matches; with <paramref name="repeat"/> every later call fails too.</summary>
@@ -129,19 +145,27 @@ public sealed class FaultInjectingFileSystem : ISpoolFileSystem
     public ValueTask WriteAsync(SafeFileHandle file, ReadOnlyMemory<byte> data, long fileOffset, CancellationToken cancellationToken)
     {
         Step(SpoolStep.Write, PathOf(file));
+        Consume(data.Length);
         return _inner.WriteAsync(file, data, fileOffset, cancellationToken);
     }
 
     public void Write(SafeFileHandle file, ReadOnlySpan<byte> data, long fileOffset)
     {
         Step(SpoolStep.Write, PathOf(file));
+        Consume(data.Length);
         _inner.Write(file, data, fileOffset);
     }
 
     public void FlushFile(SafeFileHandle file) { Step(SpoolStep.FlushFile, PathOf(file)); _inner.FlushFile(file); }
     public void Rename(string sourcePath, string destinationPath) { Step(SpoolStep.Rename, destinationPath); _inner.Rename(sourcePath, destinationPath); }
     public void FlushDirectory(string path) { Step(SpoolStep.FlushDirectory, path); _inner.FlushDirectory(path); }
-    public void Delete(string path) { Step(SpoolStep.Delete, path); _inner.Delete(path); }
+    public void Delete(string path)
+    {
+        Step(SpoolStep.Delete, path);
+        long size = FreeBytes is not null && File.Exists(path) ? new FileInfo(path).Length : 0;
+        _inner.Delete(path);
+        Consume(-size);
+    }
     public bool Exists(string path) { Step(SpoolStep.Exists, path); return _inner.Exists(path); }
     public IReadOnlyList<string> ListFiles(string directory) { Step(SpoolStep.List, directory); return _inner.ListFiles(directory); }
 
