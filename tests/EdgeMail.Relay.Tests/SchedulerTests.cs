@@ -141,8 +141,9 @@ public sealed class SchedulerTests
         Assert.Contains("550 5.1.1 no such user", group["Diagnostic-Code"]);
         Assert.Equal(2, status.StatusGroups.Count(g => g.Count > 0)); // per-message + the one failed recipient
         Assert.Equal("text/rfc822-headers", report[2].ContentType.MimeType);
-        var headers = new StreamReader(((MimePart)report[2]).Content!.Open()).ReadToEnd();
-        Assert.Contains("Message-ID: <1@edge.test>", headers);
+        var original = Assert.IsType<TextRfc822Headers>(report[2]).Message!;
+        Assert.Equal("1@edge.test", original.MessageId);
+        Assert.Equal("hi", original.Subject);
         Assert.DoesNotContain("secret body", System.Text.Encoding.UTF8.GetString(bytes));
     }
 
