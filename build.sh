@@ -36,6 +36,7 @@ declare -A DEPS_TEST=(
   [postfix]=/usr/sbin/smtp-sink
   [openssl]=/usr/bin/openssl
   [procps]=/usr/bin/ps
+  [strace]=/usr/bin/strace     # bench/run.sh: fsync calls per message
 )
 
 apt_install() {
