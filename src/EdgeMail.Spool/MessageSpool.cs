@@ -272,7 +272,7 @@ public sealed class MessageSpool : IDisposable
                 _logger.LogError("spool: cannot list maildrop: {Error}", e.Message);
                 return 0;
             }
-            foreach (string name in names)
+            foreach (string name in names.Order(StringComparer.Ordinal))  // oldest first
             {
                 if (!QueueId.IsValid(name))
                 {
