@@ -86,6 +86,7 @@ internal static class SmtpAuthenticator
                     // line and the server then sends the final 535.
                     reply = await CommandAsync(conn, "", timeout, ct);
                 }
+                if (reply.Code is >= 500 and < 600 or 334) oauth.OnTokenRejected?.Invoke();
                 break;
             }
         }

@@ -37,4 +37,8 @@ public sealed class OAuth2Credentials : SmtpCredentials
     }
 
     public Func<CancellationToken, ValueTask<string>> AccessToken { get; }
+
+    /// <summary>Called when the server refuses the token (e.g. <see cref="OAuth2TokenSource.Invalidate"/>), so the
+    /// next attempt fetches a fresh one instead of retrying a revoked or expired token until it times out.</summary>
+    public Action? OnTokenRejected { get; init; }
 }

@@ -80,6 +80,7 @@ public sealed class SmtpAuthTests
     [Fact]
     public async Task XOAUTH2_error_challenge_is_answered_with_an_empty_line_then_the_535_fails_authentication()
     {
+        bool rejected = false;
         var error = B64("""{"status":"401","schemes":"Bearer","scope":"https://mail.google.com/"}""");
         var ex = await Assert.ThrowsAsync<SmtpClientException>(() => Run(Ehlo("XOAUTH2") + $"""
 
@@ -88,9 +89,10 @@ public sealed class SmtpAuthTests
             C: 
             S: 535-5.7.8 Username and Password not accepted.
             S: 535 5.7.8 Learn more at https://support.google.test
-            """, new OAuth2Credentials("me@gmail.test", _ => ValueTask.FromResult("expired"))));
+            """, new OAuth2Credentials("me@gmail.test", _ => ValueTask.FromResult("expired")) { OnTokenRejected = () => rejected = true }));
 
         Assert.Equal(SmtpFailureKind.AuthFailed, ex.Kind);
+        Assert.True(rejected);   // so a token source can drop the token it handed out
         Assert.Equal((535, "5.7.8"), (ex.Reply!.Code, ex.Reply.Enhanced));
         Assert.DoesNotContain("expired", ex.Message);
     }
