@@ -1,0 +1,176 @@
+using EdgeMail.Config;
+
+namespace EdgeMail.Tests;
+
+/// <summary>A bad config stops start-up with the key, its line and column, and what is allowed.</summary>
+public sealed class ConfigErrorTests
+{
+    [Fact]
+    public void An_unknown_key_is_named_with_its_line_and_column_and_the_keys_that_exist()
+    {
+        ConfigException e = ConfigText.Error("[server]\nhostname = \"a\"\n  max_recipient = 5\n");
+
+        Assert.Equal("server.max_recipient", e.Key);
+        Assert.Equal(3, e.Line);
+        Assert.Equal(3, e.Column);
+        Assert.Contains("max_recipients", e.Allowed);
+        Assert.StartsWith("test.toml:3:3: server.max_recipient: unknown key", e.Message);
+    }
+
+    [Fact]
+    public void An_unknown_section_is_named_with_the_sections_that_exist()
+    {
+        ConfigException e = ConfigText.Error("\n[sever]\nhostname = \"a\"\n");
+
+        Assert.Equal("sever", e.Key);
+        Assert.Equal(2, e.Line);
+        Assert.Contains("[server]", e.Allowed);
+    }
+
+    [Fact]
+    public void An_unknown_top_level_key_is_refused()
+    {
+        ConfigException e = ConfigText.Error("debug = true\n");
+
+        Assert.Equal("debug", e.Key);
+        Assert.Equal(1, e.Line);
+    }
+
+    [Fact]
+    public void A_sub_table_of_a_section_is_refused()
+    {
+        ConfigException e = ConfigText.Error("[server.tls]\ncert = \"x\"\n");
+
+        Assert.Equal(1, e.Line);
+        Assert.Contains("unknown table [server.tls]", e.Message);
+    }
+
+    [Fact]
+    public void Unknown_keys_are_found_in_dotted_and_inline_forms_too()
+    {
+        Assert.Equal("server.hostnam", ConfigText.Error("server.hostnam = \"x\"\n").Key);
+        Assert.Equal("spool.dir", ConfigText.Error("spool = { dir = \"x\" }\n").Key);
+    }
+
+    [Fact]
+    public void Dotted_and_inline_forms_of_known_keys_are_read()
+    {
+        EdgeMailConfig config = ConfigText.Load("server.max_recipients = 7\nspool = { directory = \"q\" }\n");
+
+        Assert.Equal(7, config.Server.MaxRecipients);
+        Assert.Equal("/srv/edgemail/q", config.Spool.Directory);
+    }
+
+    [Fact]
+    public void A_string_where_an_integer_belongs_names_the_key_the_value_position_and_the_range()
+    {
+        ConfigException e = ConfigText.Error("[server]\nmax_recipients = \"plenty\"\n");
+
+        Assert.Equal("server.max_recipients", e.Key);
+        Assert.Equal((2, 18), (e.Line, e.Column));
+        Assert.Contains("expected an integer, found a string", e.Problem);
+        Assert.Equal("an integer from 1 to 100000", e.Allowed);
+    }
+
+    [Fact]
+    public void An_integer_out_of_range_is_refused()
+    {
+        ConfigException e = ConfigText.Error("[server]\nmax_connections = 0\n");
+
+        Assert.Equal("server.max_connections", e.Key);
+        Assert.Contains("out of range", e.Problem);
+    }
+
+    [Fact]
+    public void A_word_where_a_boolean_belongs_is_refused()
+    {
+        ConfigException e = ConfigText.Error("[server]\nreject_bare_newlines = \"yes\"\n");
+
+        Assert.Equal("true or false", e.Allowed);
+    }
+
+    [Fact]
+    public void A_size_with_an_unknown_unit_is_refused_with_the_units_that_exist()
+    {
+        ConfigException e = ConfigText.Error("[server]\nmax_message_size = \"25 MegaBytes\"\n");
+
+        Assert.Equal("server.max_message_size", e.Key);
+        Assert.Contains("unknown unit \"MegaBytes\"", e.Problem);
+        Assert.Contains("MiB", e.Allowed);
+    }
+
+    [Fact]
+    public void A_fractional_size_is_refused()
+    {
+        Assert.Equal("spool.max_size", ConfigText.Error("[spool]\nmax_size = \"1.5G\"\n").Key);
+    }
+
+    [Fact]
+    public void A_bad_listen_address_points_at_the_bad_element_of_the_list()
+    {
+        ConfigException e = ConfigText.Error("[server]\nlisten = [\"127.0.0.1:25\",\n  \"0.0.0.0\"]\n");
+
+        Assert.Equal("server.listen", e.Key);
+        Assert.Equal((3, 3), (e.Line, e.Column));
+        Assert.Contains("not HOST:PORT", e.Problem);
+        Assert.Contains("[::1]", e.Allowed);
+    }
+
+    [Fact]
+    public void An_empty_listen_list_is_refused()
+    {
+        Assert.Contains("at least 1", ConfigText.Error("[server]\nlisten = []\n").Problem);
+    }
+
+    [Fact]
+    public void A_bad_relay_url_is_refused_with_the_schemes_that_exist()
+    {
+        ConfigException e = ConfigText.Error("[relay]\nupstream = [\"http://mail.example.com\"]\n");
+
+        Assert.Equal("relay.upstream", e.Key);
+        Assert.Contains("unsupported scheme", e.Problem);
+        Assert.Contains("smtp+starttls://", e.Allowed);
+    }
+
+    [Fact]
+    public void A_relay_url_with_credentials_is_refused()
+    {
+        Assert.Contains("credentials", ConfigText.Error("[relay]\nupstream = [\"smtps://me:secret@mail.example.com\"]\n").Problem);
+    }
+
+    [Fact]
+    public void A_host_name_with_a_space_is_refused()
+    {
+        // The name goes into the greeting and Received: header.
+        Assert.Equal("server.hostname", ConfigText.Error("[server]\nhostname = \"mail host\"\n").Key);
+    }
+
+    [Fact]
+    public void A_log_level_outside_the_list_is_refused()
+    {
+        Assert.Contains("\"debug\"", ConfigText.Error("[log]\nlevel = \"loud\"\n").Allowed);
+    }
+
+    [Fact]
+    public void A_TOML_syntax_error_names_its_line()
+    {
+        ConfigException e = ConfigText.Error("[server]\nmax_recipients = = 5\n");
+
+        Assert.Equal(2, e.Line);
+        Assert.Contains("syntax error", e.Problem);
+    }
+
+    [Fact]
+    public void A_duplicate_key_is_a_syntax_error()
+    {
+        Assert.Equal(3, ConfigText.Error("[server]\nmax_errors = 1\nmax_errors = 2\n").Line);
+    }
+
+    [Fact]
+    public void A_missing_config_file_is_a_config_error_naming_the_file()
+    {
+        ConfigException e = Assert.Throws<ConfigException>(() => ConfigLoader.LoadFile("/nonexistent/edgemail.toml", "/"));
+
+        Assert.Contains("/nonexistent/edgemail.toml", e.Message);
+    }
+}
