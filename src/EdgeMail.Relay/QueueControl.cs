@@ -77,7 +77,7 @@ public static class QueueControl
     }
 }
 
-internal enum ControlCommand { Flush, Delete, Hold, Release, Status }
+public enum ControlCommand { Flush, Delete, Hold, Release, Status }
 
 internal static class ControlProtocol
 {
