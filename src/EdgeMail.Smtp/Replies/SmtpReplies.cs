@@ -55,6 +55,9 @@ public enum SmtpReplyKind : byte
     NeedMail,
     NeedRecipient,
     BareLineEnding,
+    ChunkReceived,
+    BdatSyntax,
+    OnlyBdatMayFollow,
 }
 
 /// <summary>One row of the reply table: basic code (RFC 5321 §4.2), enhanced status code (RFC 3463) and text.
@@ -157,6 +160,10 @@ public static class SmtpReplies
         new(SmtpReplyKind.NeedRecipient, 503, "5.5.1", "Need RCPT command"),
         // SMTP smuggling (CVE-2023-51764 family): Postfix's smtpd_forbid_bare_newline answer.
         new(SmtpReplyKind.BareLineEnding, 554, "5.6.0", "Message contains bare CR or LF; use CRLF line endings"),
+        // RFC 3030 §2: each BDAT chunk but the last is answered on its own.
+        new(SmtpReplyKind.ChunkReceived, 250, "2.0.0", "% octets received"),
+        new(SmtpReplyKind.BdatSyntax, 501, "5.5.4", "Syntax: BDAT <size> [LAST]; closing connection"),
+        new(SmtpReplyKind.OnlyBdatMayFollow, 503, "5.5.1", "Only BDAT may follow BDAT"),
     ]);
 
     public static SmtpReply Get(SmtpReplyKind kind) => Table[(int)kind];

@@ -316,6 +316,22 @@ internal static class SmtpCommandParser
         }
     }
 
+    /// <summary>RFC 3030 §2: "BDAT" SP chunk-size [SP "LAST"].</summary>
+    public static bool ParseBdat(ReadOnlySpan<byte> argument, out long size, out bool last)
+    {
+        last = false;
+        size = 0;
+        int space = argument.IndexOf((byte)' ');
+        var number = space < 0 ? argument : argument[..space];
+        if (space >= 0)
+        {
+            if (!Is(argument[(space + 1)..], "LAST"u8))
+                return false;
+            last = true;
+        }
+        return number.Length <= 18 && TryParseSize(number, out size);
+    }
+
     /// <summary>RFC 1870: size-value ::= 1*20DIGIT; anything beyond long.MaxValue is certainly too big.</summary>
     private static bool TryParseSize(ReadOnlySpan<byte> value, out long size)
     {

@@ -53,6 +53,10 @@ public sealed class SmtpSession
     private readonly List<string> _recipients = [];
     private BodyType _body;
     private bool _smtpUtf8;
+    // BDAT (RFC 3030) transactions span several commands.
+    private SpoolWriter? _chunkWriter;
+    private long _chunkSize;
+    private SpoolError? _chunkFailure;
 
     private CancellationTokenSource _readTimer = new();
     private CancellationTokenSource _writeTimer = new();
@@ -105,6 +109,7 @@ public sealed class SmtpSession
             "8BITMIME",                                                                          // RFC 6152
             "ENHANCEDSTATUSCODES",                                                               // RFC 2034
             "SMTPUTF8",                                                                          // RFC 6531
+            "CHUNKING",                                                                          // RFC 3030
         };
         _ehloKeywords = list;
     }
@@ -138,6 +143,7 @@ public sealed class SmtpSession
         }
         finally
         {
+            _chunkWriter?.Abort();
             SmtpLog.Disconnect(_logger, _client, _disconnectReason);
             try
             {
@@ -333,6 +339,20 @@ public sealed class SmtpSession
             return;
         }
         var allowed = SmtpStateTable.Check(_state, verb);
+        if (verb == SmtpVerb.Bdat)
+        {
+            // The chunk's bytes follow whatever we think of the command; without a size we cannot find the next
+            // command, so a malformed BDAT ends the session (RFC 3030 §4 leaves the client nothing to resync on).
+            if (!SmtpCommandParser.ParseBdat(argument, out long size, out bool last))
+            {
+                Reply(SmtpReplyKind.BdatSyntax);
+                _disconnectReason = "malformed BDAT";
+                _close = true;
+                return;
+            }
+            await BdatAsync(size, last, allowed).ConfigureAwait(false);
+            return;
+        }
         if (allowed != SmtpReplyKind.Ok)
         {
             Reply(allowed);
@@ -386,7 +406,6 @@ public sealed class SmtpSession
             case SmtpVerb.Obsolete:
                 Reply(SmtpReplyKind.Obsolete);
                 break;
-            case SmtpVerb.Bdat:
             case SmtpVerb.StartTls:
             case SmtpVerb.Auth:
                 Reply(SmtpReplyKind.NotImplemented);
@@ -499,6 +518,10 @@ public sealed class SmtpSession
 
     private void ResetTransaction()
     {
+        _chunkWriter?.Abort();
+        _chunkWriter = null;
+        _chunkSize = 0;
+        _chunkFailure = null;
         _sender = "";
         _recipients.Clear();
         _body = BodyType.SevenBit;
@@ -509,7 +532,9 @@ public sealed class SmtpSession
 
     private string Protocol => ReceivedHeader.Protocol(_esmtp, IsTls, AuthenticatedUser is not null, _smtpUtf8);
 
-    private async ValueTask DataAsync()
+    /// <summary>Creates the spool message for the current transaction and writes our Received: header into it.
+    /// Null (with the reply queued) when the spool cannot take a message now.</summary>
+    private async ValueTask<(SpoolWriter Writer, SpoolError? Failure)?> StartMessageAsync()
     {
         var envelope = new Envelope
         {
@@ -532,75 +557,158 @@ public sealed class SmtpSession
         {
             SmtpLog.SpoolFailure(_logger, _client, e.Message);
             Reply(e.Error == SpoolError.InsufficientStorage ? SmtpReplyKind.InsufficientStorage : SmtpReplyKind.LocalError);
-            return;
+            return null;
         }
+        SpoolError? failure = null;
+        try
+        {
+            var header = ReceivedHeader.Build(_helo, _remote.Address, _options.HostName, envelope.Protocol, writer.QueueId, envelope.Recipients, envelope.Arrived);
+            await writer.WriteAsync(header).ConfigureAwait(false);
+        }
+        catch (SpoolException e)
+        {
+            failure = e.Error;
+            SmtpLog.SpoolFailure(_logger, _client, e.Message);
+        }
+        return (writer, failure);
+    }
+
+    private async ValueTask DataAsync()
+    {
+        if (await StartMessageAsync().ConfigureAwait(false) is not var (writer, failure))
+            return;
         await using (writer.ConfigureAwait(false))
         {
-            SpoolError? failure = null;
-            try
-            {
-                var header = ReceivedHeader.Build(_helo, _remote.Address, _options.HostName, envelope.Protocol, writer.QueueId, envelope.Recipients, envelope.Arrived);
-                await writer.WriteAsync(header).ConfigureAwait(false);
-            }
-            catch (SpoolException e)
-            {
-                failure = e.Error;
-                SmtpLog.SpoolFailure(_logger, _client, e.Message);
-            }
             Reply(SmtpReplyKind.StartMailInput);
             var outcome = await ReceiveDataAsync(failure is null ? writer : null).ConfigureAwait(false);
-            if (outcome.Ended == false)
+            if (!outcome.Ended)
             {
                 writer.Abort();
                 return; // timeout, shutdown or connection lost: no reply to the message, nothing queued
             }
-            failure ??= outcome.Failure;
-            SmtpReplyKind verdict;
-            string reason;
-            if (outcome.BareLineEnding && _options.RejectBareLineEndings)
-                (verdict, reason) = (SmtpReplyKind.BareLineEnding, "bare CR or LF in message");
-            else if (outcome.TooBig)
-                (verdict, reason) = (SmtpReplyKind.MessageTooBig, "message size over limit");
-            else if (failure is SpoolError error)
-                (verdict, reason) = error == SpoolError.InsufficientStorage
-                    ? (SmtpReplyKind.InsufficientStorage, "spool full")
-                    : (SmtpReplyKind.LocalError, "spool write failed");
-            else
-                (verdict, reason) = (SmtpReplyKind.Queued, "");
-
-            if (verdict == SmtpReplyKind.Queued)
-            {
-                using var commitTimer = new CancellationTokenSource(_options.DataTerminationTimeout);
-                try
-                {
-                    // Acknowledge only what is durable: 250 after CommitAsync has returned.
-                    await writer.CommitAsync(commitTimer.Token).ConfigureAwait(false);
-                }
-                catch (SpoolException e)
-                {
-                    SmtpLog.SpoolFailure(_logger, _client, e.Message);
-                    (verdict, reason) = e.Error == SpoolError.InsufficientStorage
-                        ? (SmtpReplyKind.InsufficientStorage, "spool full")
-                        : (SmtpReplyKind.LocalError, "spool commit failed");
-                }
-                catch (OperationCanceledException)
-                {
-                    (verdict, reason) = (SmtpReplyKind.LocalError, "spool commit timed out");
-                }
-            }
-            if (verdict == SmtpReplyKind.Queued)
-            {
-                SmtpLog.Accepted(_logger, writer.QueueId, _client, _sender, string.Join(",", _recipients), outcome.Size);
-                Reply(SmtpReplyKind.Queued, writer.QueueId);
-            }
-            else
-            {
-                writer.Abort();
-                SmtpLog.Rejected(_logger, _client, _sender, reason);
-                Reply(verdict);
-            }
-            ResetTransaction();
+            await FinishMessageAsync(writer, outcome with { Failure = failure ?? outcome.Failure }).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Judges a completely received message: refuse it (reply, abort) or commit it and only then answer
+    /// 250 with its queue ID. Either way the transaction is over.</summary>
+    private async ValueTask FinishMessageAsync(SpoolWriter writer, DataOutcome outcome)
+    {
+        SmtpReplyKind verdict;
+        string reason;
+        if (outcome.BareLineEnding && _options.RejectBareLineEndings)
+            (verdict, reason) = (SmtpReplyKind.BareLineEnding, "bare CR or LF in message");
+        else if (outcome.TooBig)
+            (verdict, reason) = (SmtpReplyKind.MessageTooBig, "message size over limit");
+        else if (outcome.Failure is SpoolError error)
+            (verdict, reason) = error == SpoolError.InsufficientStorage
+                ? (SmtpReplyKind.InsufficientStorage, "spool full")
+                : (SmtpReplyKind.LocalError, "spool write failed");
+        else
+            (verdict, reason) = (SmtpReplyKind.Queued, "");
+
+        if (verdict == SmtpReplyKind.Queued)
+        {
+            using var commitTimer = new CancellationTokenSource(_options.DataTerminationTimeout);
+            try
+            {
+                // Acknowledge only what is durable: 250 after CommitAsync has returned.
+                await writer.CommitAsync(commitTimer.Token).ConfigureAwait(false);
+            }
+            catch (SpoolException e)
+            {
+                SmtpLog.SpoolFailure(_logger, _client, e.Message);
+                (verdict, reason) = e.Error == SpoolError.InsufficientStorage
+                    ? (SmtpReplyKind.InsufficientStorage, "spool full")
+                    : (SmtpReplyKind.LocalError, "spool commit failed");
+            }
+            catch (OperationCanceledException)
+            {
+                (verdict, reason) = (SmtpReplyKind.LocalError, "spool commit timed out");
+            }
+        }
+        if (verdict == SmtpReplyKind.Queued)
+        {
+            SmtpLog.Accepted(_logger, writer.QueueId, _client, _sender, string.Join(",", _recipients), outcome.Size);
+            Reply(SmtpReplyKind.Queued, writer.QueueId);
+        }
+        else
+        {
+            writer.Abort();
+            SmtpLog.Rejected(_logger, _client, _sender, reason);
+            Reply(verdict);
+        }
+        ResetTransaction();
+    }
+
+    /// <summary>RFC 3030 BDAT: exactly <paramref name="size"/> octets follow the command, whatever we answer, so
+    /// they are always read (and dropped when the command is refused) — otherwise message bytes would be taken
+    /// for commands. No dot-stuffing and no terminator: the length delimits the chunk.</summary>
+    private async ValueTask BdatAsync(long size, bool last, SmtpReplyKind allowed)
+    {
+        bool createFailed = false;
+        if (allowed == SmtpReplyKind.Ok && _chunkWriter is null)
+        {
+            if (await StartMessageAsync().ConfigureAwait(false) is var (created, failure))
+            {
+                _chunkWriter = created;
+                _chunkFailure = failure;
+                _state = SmtpSessionState.Chunking;
+            }
+            else
+            {
+                createFailed = true; // the 451/452 for this chunk is already queued
+            }
+        }
+        var writer = allowed == SmtpReplyKind.Ok ? _chunkWriter : null;
+        long remaining = size;
+        while (true)
+        {
+            int take = (int)Math.Min(remaining, _end - _start);
+            if (take > 0)
+            {
+                bool keep = writer is not null && _chunkFailure is null && _chunkSize + take <= _options.MaxMessageSize;
+                if (keep)
+                {
+                    try
+                    {
+                        await writer!.WriteAsync(_in.AsMemory(_start, take)).ConfigureAwait(false);
+                    }
+                    catch (SpoolException e)
+                    {
+                        _chunkFailure = e.Error;
+                        SmtpLog.SpoolFailure(_logger, _client, e.Message);
+                    }
+                }
+                if (writer is not null)
+                    _chunkSize += take;
+                _start += take;
+                remaining -= take;
+            }
+            if (remaining == 0)
+                break;
+            if (!await FillAsync(_options.DataBlockTimeout).ConfigureAwait(false))
+                return; // the transaction dies with the session (see RunAsync)
+        }
+        if (allowed != SmtpReplyKind.Ok)
+        {
+            Reply(allowed);
+            return;
+        }
+        if (createFailed)
+        {
+            // The transaction is over; further chunks the client pipelined get 503 (and are skipped).
+            ResetTransaction();
+            return;
+        }
+        var outcome = new DataOutcome(true, _chunkSize, _chunkSize > _options.MaxMessageSize, false, _chunkFailure);
+        if (last || outcome.TooBig || outcome.Failure is not null)
+        {
+            // RFC 3030 §2: after a failed chunk the client sends no more; the transaction ends here either way.
+            await FinishMessageAsync(writer!, outcome).ConfigureAwait(false);
+            return;
+        }
+        Reply(SmtpReplyKind.ChunkReceived, size.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
     private readonly record struct DataOutcome(bool Ended, long Size, bool TooBig, bool BareLineEnding, SpoolError? Failure);

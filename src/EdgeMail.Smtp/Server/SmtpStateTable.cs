@@ -13,6 +13,8 @@ public enum SmtpSessionState : byte
     Mail,
     /// <summary>At least one RCPT accepted.</summary>
     Recipients,
+    /// <summary>A BDAT chunk accepted; only BDAT continues the transaction (RFC 3030 §2).</summary>
+    Chunking,
 }
 
 /// <summary>
@@ -37,20 +39,22 @@ internal static class SmtpStateTable
             for (int v = 0; v < verbs; v++)
                 t[s, v] = Go;
 
-        //                 verb               Connected                 Ready                    Mail                      Recipients
-        Row(t, SmtpVerb.Mail, SmtpReplyKind.NeedHelo, Go, SmtpReplyKind.NestedMail, SmtpReplyKind.NestedMail);
-        Row(t, SmtpVerb.Rcpt, SmtpReplyKind.NeedHelo, SmtpReplyKind.NeedMail, Go, Go);
-        Row(t, SmtpVerb.Data, SmtpReplyKind.NeedHelo, SmtpReplyKind.NeedMail, SmtpReplyKind.NeedRecipient, Go);
-        Row(t, SmtpVerb.Bdat, SmtpReplyKind.NeedHelo, SmtpReplyKind.NeedMail, SmtpReplyKind.NeedRecipient, Go);
+        const SmtpReplyKind OnlyBdat = SmtpReplyKind.OnlyBdatMayFollow;
+        //  verb               Connected                Ready                   Mail                       Recipients                Chunking
+        Row(t, SmtpVerb.Mail, SmtpReplyKind.NeedHelo, Go, SmtpReplyKind.NestedMail, SmtpReplyKind.NestedMail, SmtpReplyKind.NestedMail);
+        Row(t, SmtpVerb.Rcpt, SmtpReplyKind.NeedHelo, SmtpReplyKind.NeedMail, Go, Go, OnlyBdat);
+        Row(t, SmtpVerb.Data, SmtpReplyKind.NeedHelo, SmtpReplyKind.NeedMail, SmtpReplyKind.NeedRecipient, Go, OnlyBdat);
+        Row(t, SmtpVerb.Bdat, SmtpReplyKind.NeedHelo, SmtpReplyKind.NeedMail, SmtpReplyKind.NeedRecipient, Go, Go);
         // RFC 3207 §4: STARTTLS only outside a transaction; RFC 4954 §4: AUTH not during a transaction.
-        Row(t, SmtpVerb.StartTls, SmtpReplyKind.NeedHelo, Go, SmtpReplyKind.NestedMail, SmtpReplyKind.NestedMail);
-        Row(t, SmtpVerb.Auth, SmtpReplyKind.NeedHelo, Go, SmtpReplyKind.NestedMail, SmtpReplyKind.NestedMail);
+        Row(t, SmtpVerb.StartTls, SmtpReplyKind.NeedHelo, Go, SmtpReplyKind.NestedMail, SmtpReplyKind.NestedMail, SmtpReplyKind.NestedMail);
+        Row(t, SmtpVerb.Auth, SmtpReplyKind.NeedHelo, Go, SmtpReplyKind.NestedMail, SmtpReplyKind.NestedMail, SmtpReplyKind.NestedMail);
         // HELO, EHLO, RSET, NOOP, QUIT, HELP, VRFY, EXPN, obsolete and unknown verbs: allowed in every state.
         return t;
     }
 
-    private static void Row(SmtpReplyKind[,] t, SmtpVerb verb, SmtpReplyKind connected, SmtpReplyKind ready, SmtpReplyKind mail, SmtpReplyKind recipients)
+    private static void Row(SmtpReplyKind[,] t, SmtpVerb verb, SmtpReplyKind connected, SmtpReplyKind ready, SmtpReplyKind mail, SmtpReplyKind recipients, SmtpReplyKind chunking)
     {
+        t[(int)SmtpSessionState.Chunking, (int)verb] = chunking;
         t[(int)SmtpSessionState.Connected, (int)verb] = connected;
         t[(int)SmtpSessionState.Ready, (int)verb] = ready;
         t[(int)SmtpSessionState.Mail, (int)verb] = mail;

@@ -13,7 +13,8 @@ public sealed class SessionTranscriptTests : IDisposable
         S: 250-SIZE 26214400
         S: 250-8BITMIME
         S: 250-ENHANCEDSTATUSCODES
-        S: 250 SMTPUTF8
+        S: 250-SMTPUTF8
+        S: 250 CHUNKING
         """;
 
     private const string Bye = """
@@ -179,7 +180,8 @@ public sealed class SessionTranscriptTests : IDisposable
         S: 250-SIZE 26214400
         S: 250-8BITMIME
         S: 250-ENHANCEDSTATUSCODES
-        S: 250 SMTPUTF8
+        S: 250-SMTPUTF8
+        S: 250 CHUNKING
         C: RCPT TO:<b@example.com>
         S: 503 5.5.1 Need MAIL command
         C: DATA

@@ -16,7 +16,8 @@ public sealed class SpoolFailureTests
         S: 250-SIZE 26214400
         S: 250-8BITMIME
         S: 250-ENHANCEDSTATUSCODES
-        S: 250 SMTPUTF8
+        S: 250-SMTPUTF8
+        S: 250 CHUNKING
         C: MAIL FROM:<a@example.com>
         S: 250 2.1.0 Sender ok
         C: RCPT TO:<b@example.com>
