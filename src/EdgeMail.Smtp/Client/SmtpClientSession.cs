@@ -37,26 +37,42 @@ public sealed class SmtpClientSession : IAsyncDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(host);
         ArgumentNullException.ThrowIfNull(options);
-        string remote = (host.Contains(':') ? $"[{host}]" : host) + ":" + port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string remote = (host.Contains(':') ? $"[{host}]" : host) + ":" + Port(port);
         var verifier = new CertificateVerifier(options);   // configuration errors (CA file, pin) before any I/O
-        var socket = await OpenSocketAsync(host, port, remote, options.ConnectTimeout, ct);
-        var stream = new NetworkStream(socket, ownsSocket: true);
-        return await StartAsync(stream, host, remote, tls, options, verifier, ct);
+        var socket = await OpenSocketAsync(host, null, port, remote, options.ConnectTimeout, ct);
+        return await StartAsync(new NetworkStream(socket, ownsSocket: true), host, remote, tls, options, verifier, ct);
     }
+
+    /// <summary>Connects to an address already resolved (an MX host's A/AAAA record) while TLS still uses the
+    /// host name for SNI and certificate verification; logs read "mx.example[192.0.2.1]:25" as Postfix's do.</summary>
+    public static async Task<SmtpClientSession> ConnectAsync(string host, IPAddress address, int port, TlsMode tls, SmtpClientOptions options, CancellationToken ct)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(host);
+        ArgumentNullException.ThrowIfNull(address);
+        ArgumentNullException.ThrowIfNull(options);
+        string remote = $"{host}[{address}]:{Port(port)}";
+        var verifier = new CertificateVerifier(options);
+        var socket = await OpenSocketAsync(host, address, port, remote, options.ConnectTimeout, ct);
+        return await StartAsync(new NetworkStream(socket, ownsSocket: true), host, remote, tls, options, verifier, ct);
+    }
+
+    private static string Port(int port) => port.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>For tests and for callers with their own transport: runs the session over an already connected
     /// stream (greeting, EHLO, TLS as <paramref name="tls"/> says, AUTH).</summary>
     internal static Task<SmtpClientSession> ConnectAsync(Stream connected, string host, TlsMode tls, SmtpClientOptions options, CancellationToken ct) =>
         StartAsync(connected, host, host, tls, options, new CertificateVerifier(options), ct);
 
-    private static async Task<Socket> OpenSocketAsync(string host, int port, string remote, TimeSpan timeout, CancellationToken ct)
+    private static async Task<Socket> OpenSocketAsync(string host, IPAddress? address, int port, string remote, TimeSpan timeout, CancellationToken ct)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         cts.CancelAfter(timeout);
         IPAddress[] addresses;
         try
         {
-            addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, cts.Token);
+            addresses = address is not null ? [address]
+                : IPAddress.TryParse(host, out var literal) ? [literal]
+                : await Dns.GetHostAddressesAsync(host, cts.Token);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
@@ -70,12 +86,12 @@ public sealed class SmtpClientSession : IAsyncDisposable
             throw SmtpTrouble.Connect(remote, new SocketException((int)SocketError.HostNotFound));
 
         Exception? last = null;
-        foreach (var address in addresses)
+        foreach (var candidate in addresses)
         {
-            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            var socket = new Socket(candidate.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             try
             {
-                await socket.ConnectAsync(new IPEndPoint(address, port), cts.Token);
+                await socket.ConnectAsync(new IPEndPoint(candidate, port), cts.Token);
                 return socket;
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)

@@ -182,6 +182,32 @@ public sealed class SmtpTlsTests
     }
 
     [Fact]
+    public async Task A_resolved_address_is_dialled_while_TLS_verifies_the_host_name()
+    {
+        using var cert = SelfSigned("mx.example", withLoopbackIp: false);
+        var dir = Directory.CreateTempSubdirectory("edgemail-smtpc-");
+        try
+        {
+            var caFile = Path.Combine(dir.FullName, "ca.pem");
+            await File.WriteAllTextAsync(caFile, cert.ExportCertificatePem());
+            var (port, served) = Serve(cert, implicitTls: false);
+
+            await using (var session = await SmtpClientSession.ConnectAsync("mx.example", IPAddress.Loopback, port, TlsMode.StartTlsRequired,
+                Options(caFile: caFile), CancellationToken.None))
+            {
+                Assert.True(session.IsEncrypted);
+                Assert.Equal($"mx.example[127.0.0.1]:{port}", session.RemoteHost);
+                await session.QuitAsync(CancellationToken.None);
+            }
+            await served;
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Implicit_TLS_speaks_TLS_from_the_first_byte()
     {
         using var cert = SelfSigned("foo.example", withLoopbackIp: false);
