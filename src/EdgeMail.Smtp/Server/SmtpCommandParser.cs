@@ -145,7 +145,7 @@ internal static class SmtpCommandParser
             return pk;
         if (!parameters.SmtpUtf8 && HasEightBit(argument))
             return SmtpReplyKind.NonAsciiWithoutSmtpUtf8;
-        if (!path.IsEmpty && !IsMailbox(path, requireDomain: true))
+        if (!path.IsEmpty && !IsMailbox(path, requireDomain: true) || !System.Text.Unicode.Utf8.IsValid(path))
             return SmtpReplyKind.BadSenderAddress;
         sender = Encoding.UTF8.GetString(path);
         return SmtpReplyKind.SenderOk;
@@ -167,7 +167,7 @@ internal static class SmtpCommandParser
             return SmtpReplyKind.NonAsciiWithoutSmtpUtf8;
         // RFC 5321 §4.5.1: "postmaster" without a domain must be accepted.
         bool postmaster = Is(path, "POSTMASTER"u8);
-        if (!postmaster && !IsMailbox(path, requireDomain: true))
+        if (!postmaster && !IsMailbox(path, requireDomain: true) || !System.Text.Unicode.Utf8.IsValid(path))
             return SmtpReplyKind.BadRecipientAddress;
         recipient = Encoding.UTF8.GetString(path);
         return SmtpReplyKind.RecipientOk;

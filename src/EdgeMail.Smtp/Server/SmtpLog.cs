@@ -23,6 +23,9 @@ internal static partial class SmtpLog
     [LoggerMessage(EventId = 105, Level = LogLevel.Error, Message = "spool failure for message from {Client}: {Error}")]
     public static partial void SpoolFailure(ILogger logger, string client, string error);
 
+    [LoggerMessage(EventId = 107, Level = LogLevel.Error, Message = "session with {Client} failed: {Type}: {Error}")]
+    public static partial void SessionFailed(ILogger logger, string client, string type, string error);
+
     [LoggerMessage(EventId = 106, Level = LogLevel.Information, Message = "listening on {Endpoint}")]
     public static partial void Listening(ILogger logger, string endpoint);
 }

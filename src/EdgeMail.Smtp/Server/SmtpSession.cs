@@ -141,6 +141,13 @@ public sealed class SmtpSession
         {
             _disconnectReason = "connection lost";
         }
+        catch (Exception e)
+        {
+            // A bug or an unexpected spool failure ends this one session, never the listener; nothing was
+            // acknowledged that is not committed, so the client simply retries.
+            SmtpLog.SessionFailed(_logger, _client, e.GetType().Name, e.Message);
+            _disconnectReason = "internal error";
+        }
         finally
         {
             _chunkWriter?.Abort();

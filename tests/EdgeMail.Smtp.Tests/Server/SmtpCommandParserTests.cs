@@ -128,6 +128,15 @@ public class SmtpCommandParserTests
         Assert.Equal("jörg@bücher.example", r);
     }
 
+    [Fact]
+    public void Malformed_utf8_is_a_bad_address_even_with_smtputf8()
+    {
+        byte[] broken = [.. B("FROM:<j"), 0xC3, 0x28, .. B("rg@example.com> SMTPUTF8")];
+        Assert.Equal(SmtpReplyKind.BadSenderAddress, SmtpCommandParser.ParseMail(broken, out _, out _));
+        byte[] brokenRcpt = [.. B("TO:<j"), 0xFF, .. B("rg@example.com>")];
+        Assert.Equal(SmtpReplyKind.BadRecipientAddress, SmtpCommandParser.ParseRcpt(brokenRcpt, smtpUtf8: true, out _));
+    }
+
     [Theory]
     [InlineData("client.example", SmtpReplyKind.Ok)]
     [InlineData("  [192.0.2.1] ", SmtpReplyKind.Ok)]

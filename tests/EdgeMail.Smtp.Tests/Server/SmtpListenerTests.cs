@@ -132,6 +132,16 @@ public sealed class SmtpListenerTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task An_idle_tcp_client_gets_421_4_4_2_and_is_closed()
+    {
+        _smtp.Options.CommandTimeout = TimeSpan.FromMilliseconds(100);
+        using var c = await Client.ConnectAsync(_endpoint);
+        Assert.Equal("220 mx.test ESMTP EdgeMail", await c.ReadLineAsync());
+        Assert.Equal("421 4.4.2 Timeout exceeded, closing connection", await c.ReadLineAsync());
+        Assert.Null(await c.ReadLineAsync());
+    }
+
+    [Fact]
     public async Task Stop_answers_421_4_3_2_to_connected_clients_and_waits_for_them()
     {
         using var c = await Client.ConnectAsync(_endpoint);
