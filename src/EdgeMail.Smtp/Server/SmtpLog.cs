@@ -14,6 +14,9 @@ internal static partial class SmtpLog
     [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "rejected message from {Client}: sender=<{Sender}> reason={Reason}")]
     public static partial void Rejected(ILogger logger, string client, string sender, string reason);
 
+    [LoggerMessage(EventId = 108, Level = LogLevel.Warning, Message = "refused recipient from {Client}: sender=<{Sender}> recipient=<{Recipient}> reason={Reason}")]
+    public static partial void RecipientRefused(ILogger logger, string client, string sender, string recipient, string reason);
+
     [LoggerMessage(EventId = 103, Level = LogLevel.Information, Message = "disconnect from {Client} ({Reason})")]
     public static partial void Disconnect(ILogger logger, string client, string reason);
 

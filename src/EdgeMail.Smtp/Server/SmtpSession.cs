@@ -480,11 +480,13 @@ public sealed class SmtpSession
         {
             if (size > _options.MaxMessageSize)
             {
+                SmtpLog.Rejected(_logger, _client, sender, "declared size over limit");
                 Reply(SmtpReplyKind.MessageTooBig);
                 return;
             }
             if (!_spool.HasRoomFor(size))
             {
+                SmtpLog.Rejected(_logger, _client, sender, "declared size does not fit the spool");
                 Reply(SmtpReplyKind.InsufficientStorage);
                 return;
             }
@@ -514,6 +516,7 @@ public sealed class SmtpSession
             var decision = policy(new RecipientCheck(_remote, _helo, _sender, recipient, AuthenticatedUser, IsTls));
             if (decision != SmtpReplyKind.RecipientOk)
             {
+                SmtpLog.RecipientRefused(_logger, _client, _sender, recipient, decision.ToString());
                 Reply(decision);
                 return;
             }

@@ -29,7 +29,7 @@ public sealed class SmugglingTests : IDisposable
     {
         var data = new TheoryData<string, Feed>();
         foreach (var terminator in new[] { @"\n.\n", @"\r.\r", @"\r\n.\n", @"\n.\r\n", @"\r.\r\n", @"\r\n.\r" })
-            foreach (var feed in new[] { Feed.Whole, Feed.Lines, Feed.Bytes })
+            foreach (var feed in new[] { Feed.Whole, Feed.Lines, Feed.Bytes, Feed.Random })
                 data.Add(terminator, feed);
         return data;
     }

@@ -34,7 +34,7 @@ public sealed class SpoolFailureTests
     public static TheoryData<SpoolStep, int, FaultKind, string, Feed> CommitSteps()
     {
         var data = new TheoryData<SpoolStep, int, FaultKind, string, Feed>();
-        foreach (var feed in new[] { Feed.Whole, Feed.Lines, Feed.Bytes })
+        foreach (var feed in new[] { Feed.Whole, Feed.Lines, Feed.Bytes, Feed.Random })
         {
             // Write #1 is the spool's own header (at Create); #2 our Received: header; then the message bytes.
             data.Add(SpoolStep.Write, 2, FaultKind.IoError, "451 4.3.0 Local error in processing, try again later", feed);

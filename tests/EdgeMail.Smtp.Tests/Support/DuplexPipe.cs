@@ -10,6 +10,8 @@ public enum Feed
     Whole,
     Lines,
     Bytes,
+    /// <summary>Reads of 1 to 40 bytes cut at pseudo-random places (fixed seed: the same cuts on every run).</summary>
+    Random,
 }
 
 /// <summary>An in-memory connection: two pipes, one per direction. Protocol tests never open a socket.</summary>
@@ -84,6 +86,7 @@ public sealed class DuplexPipe
         private readonly PipeWriter _out;
         private readonly Feed _feed;
         private int _disposed;
+        private readonly Random _cuts = new(5321);
 
         internal ServerStream(PipeReader input, PipeWriter output, Feed feed)
         {
@@ -107,6 +110,8 @@ public sealed class DuplexPipe
             long take = Math.Min(data.Length, buffer.Length);
             if (_feed == Feed.Bytes)
                 take = 1;
+            else if (_feed == Feed.Random)
+                take = Math.Min(take, _cuts.Next(1, 41));
             else if (_feed == Feed.Lines && data.PositionOf((byte)'\n') is SequencePosition lf)
                 take = Math.Min(take, data.Slice(0, lf).Length + 1);
             var chunk = data.Slice(0, take);

@@ -135,5 +135,5 @@ public sealed class SmtpScript : IDisposable
 
 public static class Feeds
 {
-    public static TheoryData<Feed> All => new() { Feed.Whole, Feed.Lines, Feed.Bytes };
+    public static TheoryData<Feed> All => new() { Feed.Whole, Feed.Lines, Feed.Bytes, Feed.Random };
 }
