@@ -25,6 +25,9 @@ signal.signal(signal.SIGTERM, on_term)
 signal.signal(signal.SIGINT, on_term)
 
 sock = socket.create_connection((args.host, args.port), timeout=60)
+# Without TCP_NODELAY the end-of-data line, written right after the body, waits for the server's delayed ACK
+# (Nagle): every sample would carry ~40 ms of the client's own making.
+sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 reader = sock.makefile("rb")
 
 def reply():
