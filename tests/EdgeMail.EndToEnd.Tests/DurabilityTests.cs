@@ -47,6 +47,40 @@ public sealed class DurabilityTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task Messages_acknowledged_together_by_a_shared_fsync_all_survive_kill_9()
+    {
+        using var dir = new TempDirectory("crash-group");
+        var binary = EdgeMailBinary.X64;
+        var spool = dir.File("spool");
+        const int Sessions = 12;
+        string[] ids;
+
+        await using (var server = await EdgeMailServer.StartAsync(binary, spool, output))
+        {
+            // Concurrent sessions are what group commit batches; each 250 must still mean "on disk".
+            ids = await Task.WhenAll(Enumerable.Range(0, Sessions).Select(async n =>
+            {
+                await using var client = await RawSmtpClient.ConnectAsync(server.Endpoint);
+                Assert.Equal(220, (await client.ReadReplyAsync()).Code);
+                Assert.Equal(250, (await client.CommandAsync($"EHLO client{n}.test")).Code);
+                Assert.Equal(250, (await client.CommandAsync($"MAIL FROM:<sensor{n}@lan.test>")).Code);
+                Assert.Equal(250, (await client.CommandAsync("RCPT TO:<ops@example.test>")).Code);
+                Assert.Equal(354, (await client.CommandAsync("DATA")).Code);
+                await client.SendAsync(DotStuffed(Messages.Plain($"group {n}")));
+                return Queued.IdIn((await client.CommandAsync(".")).Text);
+            }));
+            await server.KillAsync();
+        }
+
+        Assert.Equal(Sessions, ids.Distinct().Count());
+        var queue = await EdgeMailCli.QueueAsync(binary, spool);
+        var missing = ids.Except(queue.Select(m => m.Id)).ToList();
+        Assert.True(missing.Count == 0, $"acknowledged but lost after kill -9: {string.Join(", ", missing)}");
+        for (var n = 0; n < Sessions; n++)
+            Assert.Equal($"sensor{n}@lan.test", queue.Single(m => m.Id == ids[n]).Sender);
+    }
+
     // RFC 5321 §4.5.2: a line that starts with "." is sent with one more.
     static byte[] DotStuffed(byte[] message)
     {
