@@ -14,6 +14,23 @@ internal sealed class HelperProcess : IDisposable
     private HelperProcess(Process process) => _process = process;
 
     public string FirstLine { get; private set; } = "";
+    private readonly TaskCompletionSource _stderrClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private event Action<string>? StderrLine;
+
+    /// <summary>Waits for a stderr line containing <paramref name="text"/>; false when the process ends first.</summary>
+    public async Task<bool> WaitForStderrAsync(string text)
+    {
+        var seen = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Check(string line) { if (line.Contains(text)) seen.TrySetResult(true); }
+        StderrLine += Check;
+        try
+        {
+            if (Stderr.Contains(text)) return true;
+            var first = await Task.WhenAny(seen.Task, _stderrClosed.Task).WaitAsync(TimeSpan.FromSeconds(30));
+            return first == seen.Task || Stderr.Contains(text);
+        }
+        finally { StderrLine -= Check; }
+    }
     public string Stderr { get { lock (_stderr) return _stderr.ToString(); } }
 
     /// <summary>Starts the process; when <paramref name="readLine"/>, waits for its first stdout line (its port).</summary>
@@ -29,7 +46,12 @@ internal sealed class HelperProcess : IDisposable
         foreach (var a in args) psi.ArgumentList.Add(a);
         var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
         var helper = new HelperProcess(p);
-        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (helper._stderr) helper._stderr.AppendLine(e.Data); };
+        p.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) { helper._stderrClosed.TrySetResult(); return; }
+            lock (helper._stderr) helper._stderr.AppendLine(e.Data);
+            helper.StderrLine?.Invoke(e.Data);
+        };
         p.BeginErrorReadLine();
         if (readLine)
         {
