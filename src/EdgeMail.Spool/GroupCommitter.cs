@@ -21,6 +21,12 @@ internal sealed class GroupCommitter
 
     private sealed record Pending(string Source, string Destination, TaskCompletionSource Done);
 
+    /// <summary>Committers waiting for the next batch (tests).</summary>
+    internal int PendingCount
+    {
+        get { lock (_gate) return _pending.Count; }
+    }
+
     internal GroupCommitter(ISpoolFileSystem fs, string directory, bool fsync, ILogger logger)
     {
         _fs = fs;

@@ -587,6 +587,7 @@ public sealed class MessageSpool : IDisposable
         }
 
         var found = new List<Entry>();
+        int recovered = 0;
         foreach ((string dir, bool held) in new[] { (_queue, false), (_hold, true) })
         {
             foreach (string name in ListOrEmpty(dir))
@@ -616,6 +617,7 @@ public sealed class MessageSpool : IDisposable
                         corrupt++;
                     continue;
                 }
+                recovered++;
                 QueueId.AdvancePast(e.Id);
             }
         }
@@ -659,7 +661,7 @@ public sealed class MessageSpool : IDisposable
         int imported = ImportMaildrop();
         var report = new RecoveryReport
         {
-            Recovered = found.Count,
+            Recovered = recovered,
             TemporaryRemoved = temporary,
             MovedToCorrupt = corrupt,
             OrphanStateRemoved = orphans,

@@ -97,11 +97,16 @@ public sealed class FaultInjectingFileSystem : ISpoolFileSystem
             return _calls.TryGetValue(step, out int n) ? n : 0;
     }
 
+    /// <summary>Called before every step (outside any lock): lets a test hold a step until the
+    /// situation it wants has arisen, e.g. several committers waiting for one directory fsync.</summary>
+    public Action<SpoolStep, string>? BeforeStep { get; set; }
+
     /// <summary>How many injected faults have fired.</summary>
     public int FaultsFired { get; private set; }
 
     private void Step(SpoolStep step, string path)
     {
+        BeforeStep?.Invoke(step, path);
         FaultKind? fire = null;
         lock (_gate)
         {
