@@ -245,9 +245,18 @@ internal sealed class ThrottledSensor(string name, string sysfsRoot, string flag
         }
         var path = Path.Combine(sysfsRoot, "devices/platform/soc/soc:firmware/get_throttled");
         Span<byte> buffer = stackalloc byte[SysfsFile.MaxSize];
-        if (File.Exists(path))
+        var n = -1;
+        try
         {
-            var n = SysfsFile.Read(path, buffer);
+            if (File.Exists(path))
+                n = SysfsFile.Read(path, buffer);
+        }
+        catch (UnauthorizedAccessException)
+        {
+            // Some firmware releases make get_throttled root-only; the hwmon alarm is world-readable.
+        }
+        if (n >= 0)
+        {
             var text = buffer[..n].Trim("\n\r\t "u8);
             if (text.StartsWith("0x"u8))
                 text = text[2..];
