@@ -184,8 +184,9 @@ public sealed class UserStore
         if (!OperatingSystem.IsWindows())
         {
             var mode = File.GetUnixFileMode(FilePath);
-            if ((mode & (UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite)) != 0)
-                _logger.LogWarning("users file {Path} is readable by group or others (mode {Mode}); it should be 0600", FilePath, mode);
+            // 0640 root:edgemail is a legitimate layout; anything for "others", or group write, is not.
+            if ((mode & (UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite)) != 0)
+                _logger.LogWarning("users file {Path} is accessible by others or group-writable (mode {Mode}); it should be 0600 or 0640", FilePath, mode);
         }
         return Parse(ReadBounded());
     }

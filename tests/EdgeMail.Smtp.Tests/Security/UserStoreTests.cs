@@ -65,6 +65,38 @@ public sealed class UserStoreTests : IDisposable
     }
 
     [Fact]
+    public void An_edit_keeps_the_group_read_bit_of_a_root_edgemail_0640_file_but_never_adds_access()
+    {
+        var store = NewStore();
+        store.Add("alice", U("pw"));
+        File.SetUnixFileMode(UsersPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        store.Add("bob", U("pw"));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, File.GetUnixFileMode(UsersPath));
+    }
+
+    [Fact]
+    public void An_edit_as_root_keeps_the_file_owned_by_the_service_user()
+    {
+        // Only root can give a file away; as another user there is nothing to preserve (xunit 2 has no runtime skip).
+        if (SecureFileOwner(_dir).Uid != 0) return;
+        var store = NewStore();
+        store.Add("alice", U("pw"));
+        Assert.Equal(0, Chown(UsersPath, 4242, 4343));
+        store.Add("bob", U("pw"));
+        Assert.Equal((4242u, 4343u), SecureFileOwner(UsersPath));
+    }
+
+    private static (uint Uid, uint Gid) SecureFileOwner(string path) =>
+        EdgeMail.Smtp.Security.SecureFile.Owner(path) ?? throw new InvalidOperationException("statx failed");
+
+    private static int Chown(string path, int uid, int gid)
+    {
+        using var p = System.Diagnostics.Process.Start("chown", [$"{uid}:{gid}", path]);
+        p.WaitForExit();
+        return p.ExitCode;
+    }
+
+    [Fact]
     public void Adding_an_existing_user_needs_replace_and_then_changes_the_password()
     {
         var store = NewStore();
