@@ -134,7 +134,7 @@ public sealed class MessageSpool : IDisposable
     /// Throws <see cref="SpoolException"/>.</summary>
     public SpoolWriter Create(Envelope envelope)
     {
-        ValidateEnvelope(envelope);
+        envelope = Freeze(envelope);
         ThrowIfReadOnly();
         string id = QueueId.New();
         byte[] header = QueueFile.EncodeHeader(id, envelope);
@@ -348,7 +348,7 @@ public sealed class MessageSpool : IDisposable
 
     public static SpoolWriter CreateDrop(string spoolDirectory, Envelope envelope, ISpoolFileSystem fileSystem)
     {
-        ValidateEnvelope(envelope);
+        envelope = Freeze(envelope);
         string root = Path.GetFullPath(spoolDirectory);
         string maildrop = Path.Combine(root, "maildrop");
         string dropTmp = Path.Combine(maildrop, "tmp");
@@ -922,13 +922,28 @@ public sealed class MessageSpool : IDisposable
         }
     }
 
-    private static void ValidateEnvelope(Envelope envelope)
+    /// <summary>Checks the envelope and takes a private copy: a session may reuse its recipient list
+    /// for the next transaction, and the queue must keep what was committed.</summary>
+    private static Envelope Freeze(Envelope envelope)
     {
         ArgumentNullException.ThrowIfNull(envelope);
         ArgumentNullException.ThrowIfNull(envelope.Sender);
         ArgumentNullException.ThrowIfNull(envelope.Recipients);
+        ArgumentNullException.ThrowIfNull(envelope.ClientAddress);
         if (envelope.Recipients.Count == 0)
             throw new ArgumentException("a message needs at least one recipient", nameof(envelope));
+        return new Envelope
+        {
+            Sender = envelope.Sender,
+            Recipients = envelope.Recipients.ToArray(),
+            ClientAddress = envelope.ClientAddress,
+            Helo = envelope.Helo ?? "",
+            Protocol = envelope.Protocol ?? "ESMTP",
+            Body = envelope.Body,
+            SmtpUtf8 = envelope.SmtpUtf8,
+            AuthenticatedUser = envelope.AuthenticatedUser,
+            Arrived = envelope.Arrived,
+        };
     }
 
     private static string Sanitize(string? id)

@@ -190,6 +190,28 @@ public class CommitTests
     }
 
     [Fact]
+    public async Task The_queue_keeps_the_committed_envelope_even_if_the_session_reuses_its_recipient_list()
+    {
+        using var dir = new TempSpoolDirectory();
+        using MessageSpool spool = MessageSpool.Open(dir.Options());
+        var recipients = new List<string> { "a@example.net" };
+        string id = await Mail.QueueAsync(spool, Mail.Bytes("x"), new Envelope { Sender = "s@example.org", Recipients = recipients, ClientAddress = "192.0.2.1" });
+        recipients.Clear();   // RSET, next transaction
+        recipients.Add("other@example.net");
+        Assert.Equal(["a@example.net"], spool.Get(id)!.Envelope.Recipients);
+        Assert.Equal(["a@example.net"], spool.Get(id)!.Recipients.Select(r => r.Address));
+    }
+
+    [Fact]
+    public void A_message_without_recipients_is_refused_before_anything_is_written()
+    {
+        using var dir = new TempSpoolDirectory();
+        using MessageSpool spool = MessageSpool.Open(dir.Options());
+        Assert.Throws<ArgumentException>(() => spool.Create(new Envelope { Sender = "", Recipients = [], ClientAddress = "::1" }));
+        Assert.Empty(dir.Files("tmp"));
+    }
+
+    [Fact]
     public async Task List_is_oldest_first()
     {
         using var dir = new TempSpoolDirectory();
