@@ -38,6 +38,7 @@ public sealed class RelayService : IAsyncDisposable
 
     private readonly SemaphoreSlim _wake = new(0);
     private int _signalled;
+    private int _stopped;
     private ITimer? _timer;
     private CancellationTokenSource? _stop;
     private Task? _loop;
@@ -96,7 +97,7 @@ public sealed class RelayService : IAsyncDisposable
 
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
-        if (_stop is null) return;
+        if (_stop is null || Interlocked.Exchange(ref _stopped, 1) == 1) return;
         _queue.Committed -= OnCommitted;
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_control is not null) await _control.DisposeAsync().ConfigureAwait(false);
