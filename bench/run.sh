@@ -9,7 +9,7 @@
 #   2. fsync       the same load with the server under `strace -f -c`: fsync/fdatasync calls per message.
 #   3. big         BIG_SESSIONS concurrent messages of BIG_SIZE bytes: peak RSS.
 #   4. postfix     Debian's Postfix as the yardstick: a private instance (own config, queue and data directories)
-#                  on a free loopback port, relaying everything to smtp-sink; the same load and probe as pass 1.
+#                  on a free loopback port, relaying everything to smtp-sink; the same load, probe and load.py.
 # Results go into BENCHMARKS.md, newest run first. The script installs nothing; it checks its tools and stops
 # every process it started, whatever happens.
 set -euo pipefail
@@ -43,7 +43,7 @@ mkdir -p "$WORK"
 say "work directory $WORK"
 
 # ---- process bookkeeping: everything we start is stopped on exit ----------------------------------------
-STARTED=()          # PIDs of our own background processes
+STARTED=()          # PIDs of our own background processes that have not been reaped yet
 POSTFIX_DIR=""      # set while the private Postfix instance may be running
 cleanup() {
   local pid
@@ -62,6 +62,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# forget PID: it has been waited for, so its number may be reused by someone else's process: never signal it again.
+forget() {
+  local p keep=()
+  for p in "${STARTED[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  STARTED=("${keep[@]}")
+}
+
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 # stop PID: SIGTERM and wait for it (bounded), then SIGKILL.
@@ -70,6 +77,7 @@ stop_pid() {
   kill -TERM "$pid" 2>/dev/null || return 0
   timeout 30 tail --pid="$pid" -f /dev/null || { say "pid $pid ignored SIGTERM; killing it"; kill -KILL "$pid" 2>/dev/null || true; }
   wait "$pid" 2>/dev/null || true
+  forget "$pid"
 }
 
 # start_edgemail DIR [WRAPPER...]: serve on a free port with its spool in DIR/spool; sets EM_PID (the process we
@@ -116,6 +124,7 @@ load() {
   local rc=0
   wait "$src" || rc=$?
   t1=$(date +%s.%N)
+  forget "$src"
   [ -n "$probe_pid" ] && stop_pid "$probe_pid"
   [ "$rc" -eq 0 ] || { cat "$dir/smtp-source.log" >&2; die "smtp-source failed (exit $rc) against port $port"; }
   LOAD_SECONDS=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')
@@ -129,6 +138,7 @@ latency_load() {
   pid=$!
   STARTED+=("$pid")
   wait "$pid" || rc=$?
+  forget "$pid"
   [ "$rc" -eq 0 ] || { cat "$2/load.log" >&2; die "bench/load.py failed (exit $rc) against port $1"; }
 }
 
@@ -171,7 +181,8 @@ D2=$WORK/edgemail-strace
 start_edgemail "$D2" /usr/bin/strace -f -c -e trace=fsync,fdatasync,syncfs,sync_file_range -o "$D2/strace.txt"
 load "$EM_PORT" "$D2" "$MESSAGES" "$SESSIONS" "$SIZE"
 stop_pid "$(server_pid "$EM_PID")"
-wait "$EM_PID" 2>/dev/null || true
+wait "$EM_PID" 2>/dev/null || true    # strace writes its summary as the traced server exits
+forget "$EM_PID"
 exec {EM_FD}<&-
 # strace -c columns: % time, seconds, usecs/call, calls, [errors,] syscall.
 SYNCS=$(awk '$NF=="fsync"||$NF=="fdatasync"||$NF=="syncfs"||$NF=="sync_file_range"{ n += $4 } END{print n+0}' "$D2/strace.txt")
@@ -292,6 +303,7 @@ cat >"$SECTION" <<EOF
 ## $(date -u '+%Y-%m-%d %H:%M UTC') — $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "no git")
 
 Machine: $(nproc) × $MODEL, $(awk '/^MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, kernel $(uname -r);
+binary \`edgemail --version\` = $("$BIN" --version 2>/dev/null | head -1);
 spool on $DISK_DEV ($DISK_FS, rotational=$ROTA). Load: smtp-source -s $SESSIONS -m $MESSAGES -l $SIZE (one connection per message).
 
 | Metric | EdgeMail | Postfix $(/usr/sbin/postconf -d -h mail_version) | Target | Met |
@@ -303,7 +315,7 @@ spool on $DISK_DEV ($DISK_FS, rotational=$ROTA). Load: smtp-source -s $SESSIONS 
 | Peak RSS, $BIG_SESSIONS concurrent × $((BIG_SIZE / 1048576)) MiB | $(mib "$BIG_RSS") MiB ($BIG_SECONDS s) | — | ≤ 48 MiB | $(check "$BIG_RSS" "<=" $((48 * 1024))) |
 | fsync-family calls per message (strace pass) | $FSYNC_PM ($SYNCS calls) | — | — | |
 | Bytes written to disk per message (/proc/PID/io) | $EM_WPM B ($EM_WRITTEN_FOR messages) | — | — | |
-| Binary size | $SIZES | — | ≤ 10 MiB | |
+| Binary size | $SIZES | — | ≤ 10 MiB each | $(check "$(size_of "$BIN")" "<=" $((10 * 1024 * 1024))) |
 
 EOF
 if [ ! -e "$REPORT" ]; then
