@@ -24,6 +24,29 @@ public static class SystemdNotify
         ParseWatchdog(Environment.GetEnvironmentVariable("WATCHDOG_USEC"),
                       Environment.GetEnvironmentVariable("WATCHDOG_PID"), Environment.ProcessId);
 
+    /// <summary>
+    /// Pings the watchdog at <see cref="WatchdogInterval"/> while <paramref name="healthy"/> says so, until
+    /// cancelled. An unhealthy daemon stops pinging and systemd restarts it (WatchdogSec= in the unit).
+    /// Returns at once when the watchdog is off.
+    /// </summary>
+    public static async Task RunWatchdogAsync(Func<bool> healthy, CancellationToken cancellationToken, TimeProvider? time = null)
+    {
+        if (WatchdogInterval is not { } interval)
+            return;
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                if (healthy())
+                    Watchdog();
+                await Task.Delay(interval, time ?? TimeProvider.System, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     public static bool Send(string state) => Send(Environment.GetEnvironmentVariable("NOTIFY_SOCKET"), state);
 
     internal static bool Send(string? socketName, string state)

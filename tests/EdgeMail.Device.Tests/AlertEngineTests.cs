@@ -13,12 +13,14 @@ internal sealed class RecordingSink : IAlertSink
 {
     public List<(Envelope Envelope, MimeMessage Message)> Sent { get; } = [];
     public bool Fail { get; set; }
+    public TaskCompletionSource FirstMail { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public Task<string> SubmitAsync(Envelope envelope, MimeMessage message, CancellationToken cancellationToken)
     {
         if (Fail)
             throw new SpoolException(SpoolError.InsufficientStorage, "spool full");
-        Sent.Add((envelope, message));
+        lock (Sent) Sent.Add((envelope, message));
+        FirstMail.TrySetResult();
         return Task.FromResult($"Q{Sent.Count}");
     }
 
