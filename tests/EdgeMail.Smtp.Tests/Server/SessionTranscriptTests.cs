@@ -77,6 +77,33 @@ public sealed class SessionTranscriptTests : IDisposable
         Assert.Contains(_smtp.Log.Lines, l => l.StartsWith($"accepted {id} from [192.0.2.10]:40000: sender=<sensor@plant.example> recipients=ops@example.com size=", StringComparison.Ordinal));
     }
 
+    /// <summary>The telnet session from the seed notes (seeds/002), typed by hand: no angle brackets.</summary>
+    [Theory]
+    [MemberData(nameof(Feeds.All), MemberType = typeof(Feeds))]
+    public async Task The_seed_notes_telnet_dialogue_is_understood(Feed feed)
+    {
+        await Run(feed, """
+            S: 220 mx.test ESMTP EdgeMail
+            C: HELO host.domeniu.ro
+            S: 250 mx.test
+            C: MAIL FROM: user@domeniu.ro
+            S: 250 2.1.0 Sender ok
+            C: RCPT TO: user@altdomeniu.ro
+            S: 250 2.1.5 Recipient ok
+            C: DATA
+            S: 354 End data with <CR><LF>.<CR><LF>
+            C: Subject: test
+            C: un mesaj test
+            C: .
+            S: 250 2.0.0 Ok: queued as *
+            C: QUIT
+            S: 221 2.0.0 Bye
+            """);
+        var entry = Assert.Single(_smtp.Spool.List());
+        Assert.Equal("user@domeniu.ro", entry.Envelope.Sender);
+        Assert.Equal(["user@altdomeniu.ro"], entry.Envelope.Recipients);
+    }
+
     [Theory]
     [MemberData(nameof(Feeds.All), MemberType = typeof(Feeds))]
     public async Task Helo_client_gets_smtp_protocol_and_several_recipients_get_no_for_clause(Feed feed)

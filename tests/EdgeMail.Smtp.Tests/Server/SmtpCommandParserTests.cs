@@ -57,6 +57,7 @@ public class SmtpCommandParserTests
     [Theory]
     [InlineData("", SmtpReplyKind.MailSyntax)]
     [InlineData("FROM", SmtpReplyKind.MailSyntax)]
+    [InlineData("FROM user@example.com", SmtpReplyKind.MailSyntax)] // the colon is required (RFC 5321 §4.1.1.2)
     [InlineData("TO:<a@b.example>", SmtpReplyKind.MailSyntax)]
     [InlineData("FROM:", SmtpReplyKind.MailSyntax)]
     [InlineData("FROM:<user@example.com", SmtpReplyKind.BadSenderAddress)]
