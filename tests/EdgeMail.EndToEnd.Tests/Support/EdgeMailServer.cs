@@ -88,14 +88,14 @@ public sealed partial class EdgeMailServer : IAsyncDisposable
         return server;
     }
 
-    /// <summary>SIGTERM, as systemd stops the service; returns the exit code (0 expected).</summary>
-    public async Task<int> StopAsync()
+    /// <summary>SIGTERM (as systemd stops the service) or SIGINT (Ctrl-C); returns the exit code (0 expected).</summary>
+    public async Task<int> StopAsync(int signal = SIGTERM)
     {
         if (!_process.HasExited)
         {
             // Under qemu-user the signal goes to the emulator, which delivers it to the guest program.
-            if (kill(_process.Id, SIGTERM) != 0 && !_process.HasExited)
-                Assert.Fail($"kill({_process.Id}, SIGTERM) failed: errno {Marshal.GetLastPInvokeError()}");
+            if (kill(_process.Id, signal) != 0 && !_process.HasExited)
+                Assert.Fail($"kill({_process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
             try
             {
                 await _process.WaitForExitAsync().WaitAsync(StopLimit);
@@ -103,7 +103,7 @@ public sealed partial class EdgeMailServer : IAsyncDisposable
             catch (TimeoutException)
             {
                 await KillAsync();
-                Assert.Fail($"edgemail did not stop within {StopLimit.TotalSeconds} s of SIGTERM\n{Diagnostics()}");
+                Assert.Fail($"edgemail did not stop within {StopLimit.TotalSeconds} s of signal {signal}\n{Diagnostics()}");
             }
         }
         // The exit event fires before the redirected streams are drained; wait for them too.
@@ -134,7 +134,8 @@ public sealed partial class EdgeMailServer : IAsyncDisposable
         _process.Dispose();
     }
 
-    const int SIGTERM = 15;
+    public const int SIGINT = 2;
+    public const int SIGTERM = 15;
 
     [DllImport("libc", SetLastError = true)]
     static extern int kill(int pid, int signal);
