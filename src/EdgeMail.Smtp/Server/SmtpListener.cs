@@ -56,7 +56,9 @@ public sealed class SmtpListener : IAsyncDisposable
                 _listeners.Add(socket);
                 if (endpoint.AddressFamily == AddressFamily.InterNetworkV6 && endpoint.Address.Equals(IPAddress.IPv6Any))
                     socket.DualMode = true;
-                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                // No ReuseAddress: on Linux .NET maps it to SO_REUSEPORT as well, so a second server could bind
+                // the same port and take half the connections, and "address in use" would never be reported.
+                // .NET already sets SO_REUSEADDR on Unix, so a restart does not wait out TIME_WAIT.
                 socket.Bind(endpoint);
                 socket.Listen(512);
                 var local = (IPEndPoint)socket.LocalEndPoint!;
