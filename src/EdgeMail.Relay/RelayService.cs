@@ -66,6 +66,9 @@ public sealed class RelayService : IAsyncDisposable
     /// <summary>Raised after each delivery round of a message (argument: queue ID), whatever its outcome. For tests.</summary>
     internal event Action<string>? RoundFinished;
 
+    /// <summary>Raised when a job of a message joins its route's queue (argument: queue ID). For tests.</summary>
+    internal event Action<string>? JobQueued;
+
     internal string ControlSocketPath => Path.Combine(_queue.Directory, QueueControl.SocketName);
 
     public Task StartAsync(CancellationToken cancellationToken = default)
@@ -266,6 +269,11 @@ public sealed class RelayService : IAsyncDisposable
     private async Task FinishRoundAsync(QueueEntry entry, List<RecipientOutcome> outcomes, int attempt, CancellationToken ct)
     {
         var id = entry.Id;
+        if (_queue.Get(id) is null)
+        {
+            Forget(id); // deleted (queue delete) while it was being delivered
+            return;
+        }
         var now = _time.GetUtcNow();
         var age = now - entry.Envelope.Arrived;
         var failed = outcomes.Where(o => o.Status == RecipientStatus.Failed).ToList();
@@ -398,6 +406,7 @@ public sealed class RelayService : IAsyncDisposable
             spawn = lane.Workers < Math.Max(1, _options.MaxConnectionsPerRoute) && lane.Workers < lane.Jobs.Count;
             if (spawn) lane.Workers++;
         }
+        JobQueued?.Invoke(job.Entry.Id);
         if (spawn) Track(WorkerAsync(lane, ct));
     }
 

@@ -44,6 +44,15 @@ internal sealed class RelayHarness : IAsyncDisposable
         return tcs.Task.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
+    /// <summary>Completes when a job of <paramref name="id"/> is in its route queue. Register before triggering it.</summary>
+    public Task JobQueued(string id)
+    {
+        var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Handler(string queued) { if (queued == id) tcs.TrySetResult(); }
+        Relay.JobQueued += Handler;
+        return tcs.Task.WaitAsync(TimeSpan.FromSeconds(30)).ContinueWith(t => { Relay.JobQueued -= Handler; t.GetAwaiter().GetResult(); });
+    }
+
     /// <summary>Queues a message and waits for its first round.</summary>
     public async Task<string> SubmitAsync(string sender, params string[] recipients)
     {

@@ -19,6 +19,8 @@ internal sealed class ScriptedTransport : IRelayTransport
     public List<SentMessage> Sent { get; } = [];
     public List<string> ConnectedTo { get; } = [];
     public int Resets;
+    /// <summary>This many RSETs fail as if the server had closed an idle connection.</summary>
+    public int FailResets;
     public int Quits;
     public int MaxOpen;
     public int Connections { get { lock (_gate) return _connections; } }
@@ -66,7 +68,13 @@ internal sealed class ScriptedTransport : IRelayTransport
             return owner.OnSend(sent);
         }
 
-        public Task ResetAsync(CancellationToken ct) { Interlocked.Increment(ref owner.Resets); return Task.CompletedTask; }
+        public Task ResetAsync(CancellationToken ct)
+        {
+            Interlocked.Increment(ref owner.Resets);
+            if (Interlocked.Decrement(ref owner.FailResets) >= 0)
+                return Task.FromException(new IOException("connection reset by peer"));
+            return Task.CompletedTask;
+        }
         public Task QuitAsync(CancellationToken ct) { Interlocked.Increment(ref owner.Quits); return Task.CompletedTask; }
 
         public ValueTask DisposeAsync()
