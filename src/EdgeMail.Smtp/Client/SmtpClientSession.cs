@@ -38,7 +38,7 @@ public sealed class SmtpClientSession : IAsyncDisposable
         ArgumentException.ThrowIfNullOrEmpty(host);
         ArgumentNullException.ThrowIfNull(options);
         string remote = (host.Contains(':') ? $"[{host}]" : host) + ":" + Port(port);
-        var verifier = new CertificateVerifier(options);   // configuration errors (CA file, pin) before any I/O
+        var verifier = Validate(options);
         var socket = await OpenSocketAsync(host, null, port, remote, options.ConnectTimeout, ct);
         return await StartAsync(new NetworkStream(socket, ownsSocket: true), host, remote, tls, options, verifier, ct);
     }
@@ -51,9 +51,18 @@ public sealed class SmtpClientSession : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(address);
         ArgumentNullException.ThrowIfNull(options);
         string remote = $"{host}[{address}]:{Port(port)}";
-        var verifier = new CertificateVerifier(options);
+        var verifier = Validate(options);
         var socket = await OpenSocketAsync(host, address, port, remote, options.ConnectTimeout, ct);
         return await StartAsync(new NetworkStream(socket, ownsSocket: true), host, remote, tls, options, verifier, ct);
+    }
+
+    /// <summary>Configuration errors surface before any connection is made.</summary>
+    private static CertificateVerifier Validate(SmtpClientOptions options)
+    {
+        // The name goes on the EHLO line as is (RFC 5321 §4.1.1.1): nothing that could end or extend that line.
+        if (string.IsNullOrEmpty(options.HeloName) || options.HeloName.Any(c => c <= ' ' || c == 0x7f))
+            throw new ArgumentException($"HELO name '{options.HeloName}' is empty or contains spaces or control characters", nameof(options));
+        return new CertificateVerifier(options);   // reads the CA file, checks the pin
     }
 
     private static string Port(int port) => port.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -61,7 +70,7 @@ public sealed class SmtpClientSession : IAsyncDisposable
     /// <summary>For tests and for callers with their own transport: runs the session over an already connected
     /// stream (greeting, EHLO, TLS as <paramref name="tls"/> says, AUTH).</summary>
     internal static Task<SmtpClientSession> ConnectAsync(Stream connected, string host, TlsMode tls, SmtpClientOptions options, CancellationToken ct) =>
-        StartAsync(connected, host, host, tls, options, new CertificateVerifier(options), ct);
+        StartAsync(connected, host, host, tls, options, Validate(options), ct);
 
     private static async Task<Socket> OpenSocketAsync(string host, IPAddress? address, int port, string remote, TimeSpan timeout, CancellationToken ct)
     {

@@ -11,6 +11,10 @@ namespace EdgeMail.Smtp.Tests.Client;
 /// with STARTTLS required and AUTH. What it receives must be byte for byte what we sent.</summary>
 public sealed class RealUpstreamTests
 {
+    // Not a timing assertion: a bound so that an upstream that stops answering fails this test in seconds
+    // instead of holding the whole suite for RFC 5321's five minutes.
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+
     private const string Python = "/usr/bin/python3";   // Debian's, where python3-aiosmtpd is installed
 
     private static string ScriptPath([CallerFilePath] string here = "") =>
@@ -81,6 +85,7 @@ public sealed class RealUpstreamTests
             var options = new SmtpClientOptions
             {
                 HeloName = "client.test",
+                GreetingTimeout = Bound, MailTimeout = Bound, RcptTimeout = Bound, DataInitTimeout = Bound, DataBlockTimeout = Bound, DataTerminationTimeout = Bound,
                 PinnedSha256 = Convert.ToHexString(cert.GetCertHash(HashAlgorithmName.SHA256)),
                 Credentials = new PasswordCredentials("relay@lan", "s3cret"),
             };
@@ -126,6 +131,7 @@ public sealed class RealUpstreamTests
             var options = new SmtpClientOptions
             {
                 HeloName = "client.test",
+                GreetingTimeout = Bound, MailTimeout = Bound,
                 VerifyCertificate = false,
                 Credentials = new PasswordCredentials("relay@lan", "wrong"),
             };

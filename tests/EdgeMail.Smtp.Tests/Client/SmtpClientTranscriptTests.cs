@@ -453,4 +453,14 @@ public sealed class SmtpClientTranscriptTests
         });
         Assert.False(encrypted);
     }
+
+    [Theory, InlineData("client.test\r\nMAIL FROM:<x>"), InlineData("two words"), InlineData("")]
+    public async Task A_HELO_name_that_could_break_the_EHLO_line_is_a_configuration_error(string name)
+    {
+        var (client, server) = DuplexStream.CreatePair();
+        using (server)
+            await Assert.ThrowsAsync<ArgumentException>(() =>
+                SmtpClientSession.ConnectAsync(client, "mx.test", TlsMode.None, new SmtpClientOptions { HeloName = name }, CancellationToken.None));
+        Assert.Empty(client.Writes);
+    }
 }
