@@ -137,7 +137,7 @@ public sealed class RateLimiter
         int removed = 0;
         foreach (var (k, fullness) in byFullness)
             if (fullness >= 1) { table.Remove(k); removed++; }
-        if (_addressBuckets.Count + _userBuckets.Count < _options.MaxTrackedKeys || (removed > 0 && table.Count < _options.MaxTrackedKeys * 7 / 8)) return;
+        if (removed > 0 || _addressBuckets.Count + _userBuckets.Count < _options.MaxTrackedKeys) return;
         // Still full of busy clients: drop the fullest eighth (closest to forgotten anyway).
         byFullness.RemoveAll(e => e.Tokens >= 1);
         byFullness.Sort((x, y) => y.Tokens.CompareTo(x.Tokens));

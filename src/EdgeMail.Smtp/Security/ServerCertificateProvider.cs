@@ -77,6 +77,7 @@ public static class ServerCertificateProvider
                 else if (existing.NotBefore.ToUniversalTime() > now.UtcDateTime) why = "it is not yet valid";
                 else if (!existing.MatchesHostname(hostName, allowWildcards: false, allowCommonName: false)) why = $"it is not for {hostName}";
                 if (why is null) return new ServerCertificate(ForSslStream(existing), Sha256Fingerprint(existing), true, path);
+                existing.Dispose();
             }
             catch (CryptographicException e)
             {
