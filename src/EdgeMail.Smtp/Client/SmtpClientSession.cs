@@ -12,6 +12,9 @@ public sealed class SmtpClientSession : IAsyncDisposable
     /// <summary>RFC 5321 §4.5.3.1.3 bounds a path at 256 octets; we are lenient but still bounded.</summary>
     internal const int MaxAddressBytes = 998;
 
+    /// <summary>RCPT commands per pipelined group (Postfix's smtp client writes in similar bounded batches).</summary>
+    internal const int MaxPipelinedRecipients = 100;
+
     private readonly SmtpConnection _conn;
     private readonly SmtpClientOptions _options;
     private readonly int _chunk;     // bytes of message read per block; the write buffer holds 3 × chunk
@@ -250,36 +253,38 @@ public sealed class SmtpClientSession : IAsyncDisposable
         if (eightBit) mail.Append(" BODY=8BITMIME");
         if (smtpUtf8 || addressesNeedUtf8) mail.Append(" SMTPUTF8");
 
-        SmtpReply mailReply;
+        SmtpReply? mailReply = null;
         var rcptReplies = new SmtpReply?[toSend.Count];
         if (Capabilities.Has(SmtpExtensions.Pipelining))
         {
-            // RFC 2920 §3.1: MAIL and every RCPT go out together; then every reply is read, in order, before
-            // anything is decided. Only a write buffer overflow (hundreds of recipients) splits the group.
+            // RFC 2920 §3.1: MAIL and the RCPTs go out together; then every reply is read, in order, before
+            // anything is decided. A very long recipient list goes in groups, each group's replies read before
+            // the next is written, so neither side can block writing while the other is not reading (§3.1's
+            // deadlock warning).
             _conn.AppendLine(mail.ToString());
-            foreach (int i in toSend)
+            int k = 0;
+            while (k < toSend.Count)
             {
-                var rcpt = "RCPT TO:<" + recipients[i] + ">";
-                if (!_conn.TryAppendLine(rcpt))
-                {
-                    await _conn.FlushAsync(_options.RcptTimeout, "RCPT TO", ct);
-                    _conn.AppendLine(rcpt);
-                }
+                int groupStart = k;
+                while (k < toSend.Count && k - groupStart < MaxPipelinedRecipients && _conn.TryAppendLine(Rcpt(recipients[toSend[k]])))
+                    k++;
+                await _conn.FlushAsync(_options.RcptTimeout, "RCPT TO", ct);
+                mailReply ??= await _conn.ReadReplyAsync(_options.MailTimeout, "MAIL FROM", ct);
+                for (int j = groupStart; j < k; j++)
+                    rcptReplies[j] = await _conn.ReadReplyAsync(_options.RcptTimeout, "RCPT TO", ct);
+                if (mailReply.Code / 100 != 2) break;   // no point sending more RCPTs for a refused MAIL
             }
-            await _conn.FlushAsync(_options.RcptTimeout, "RCPT TO", ct);
-            mailReply = await _conn.ReadReplyAsync(_options.MailTimeout, "MAIL FROM", ct);
-            for (int k = 0; k < toSend.Count; k++)
-                rcptReplies[k] = await _conn.ReadReplyAsync(_options.RcptTimeout, "RCPT TO", ct);
         }
         else
         {
             mailReply = await CommandAsync(mail.ToString(), _options.MailTimeout, "MAIL FROM", ct);
             if (SmtpTrouble.Classify(mailReply, RemoteHost, "MAIL FROM") == Verdict.Proceed)
                 for (int k = 0; k < toSend.Count; k++)
-                    rcptReplies[k] = await CommandAsync("RCPT TO:<" + recipients[toSend[k]] + ">", _options.RcptTimeout, "RCPT TO", ct);
+                    rcptReplies[k] = await CommandAsync(Rcpt(recipients[toSend[k]]), _options.RcptTimeout, "RCPT TO", ct);
         }
 
-        var mailVerdict = SmtpTrouble.Classify(mailReply, RemoteHost, "MAIL FROM");
+        var mailAnswer = mailReply!;   // toSend is not empty, so MAIL was sent and answered
+        var mailVerdict = SmtpTrouble.Classify(mailAnswer, RemoteHost, "MAIL FROM");
         if (mailVerdict != Verdict.Proceed)
         {
             // A refused MAIL decides the message; pipelined RCPT replies (503s) are read but say nothing new,
@@ -287,8 +292,8 @@ public sealed class SmtpClientSession : IAsyncDisposable
             foreach (var r in rcptReplies)
                 if (r is not null) SmtpTrouble.ThrowIfClosing(r, RemoteHost, "RCPT TO");
             foreach (int i in toSend)
-                results[i] = new RecipientResult(recipients[i], SmtpTrouble.ToDelivery(mailVerdict), mailReply);
-            return new SmtpDeliveryResult(results!, mailReply);
+                results[i] = new RecipientResult(recipients[i], SmtpTrouble.ToDelivery(mailVerdict), mailAnswer);
+            return new SmtpDeliveryResult(results!, mailAnswer);
         }
         _transactionOpen = true;
 
@@ -342,6 +347,8 @@ public sealed class SmtpClientSession : IAsyncDisposable
         end.CopyTo(buffer);
         await _conn.WriteAsync(buffer.AsMemory(0, end.Length), _options.DataBlockTimeout, "DATA", ct);
     }
+
+    private static string Rcpt(string address) => "RCPT TO:<" + address + ">";
 
     private static bool IsUsableAddress(string address)
     {

@@ -463,4 +463,31 @@ public sealed class SmtpClientTranscriptTests
                 SmtpClientSession.ConnectAsync(client, "mx.test", TlsMode.None, new SmtpClientOptions { HeloName = name }, CancellationToken.None));
         Assert.Empty(client.Writes);
     }
+
+    [Fact]
+    public async Task A_long_recipient_list_is_pipelined_in_groups_each_read_before_the_next_is_written()
+    {
+        int n = SmtpClientSession.MaxPipelinedRecipients + 5;
+        var to = Enumerable.Range(0, n).Select(i => $"r{i}@x.test").ToArray();
+        var script = new StringBuilder(Ehlo + "\nC: MAIL FROM:<a@lan> SIZE=22\n");
+        foreach (var r in to.Take(SmtpClientSession.MaxPipelinedRecipients)) script.Append($"C: RCPT TO:<{r}>\n");
+        script.Append("S: 250 ok\n");
+        foreach (var r in to.Take(SmtpClientSession.MaxPipelinedRecipients)) script.Append("S: 250 ok\n");
+        foreach (var r in to.Skip(SmtpClientSession.MaxPipelinedRecipients)) script.Append($"C: RCPT TO:<{r}>\n");
+        foreach (var r in to.Skip(SmtpClientSession.MaxPipelinedRecipients)) script.Append("S: 452 4.5.3 too many recipients\n");
+        script.Append("C: DATA\nS: 354 go\nC: <data>\nS: 250 ok\n");
+
+        var (result, _, client) = await ScriptedServer.RunAsync(script.ToString(), Feed.Whole, async stream =>
+        {
+            await using var s = await ScriptedServer.ConnectAsync(stream);
+            return await Send(s, "a@lan", to);
+        });
+
+        var groups = client.Writes.Select(w => Encoding.ASCII.GetString(w)).Where(w => w.Contains("RCPT TO")).ToList();
+        Assert.Equal(2, groups.Count);
+        Assert.StartsWith("MAIL FROM:<a@lan>", groups[0]);
+        Assert.Equal(SmtpClientSession.MaxPipelinedRecipients, groups[0].Split("RCPT TO").Length - 1);
+        Assert.Equal(SmtpClientSession.MaxPipelinedRecipients, result.Recipients.Count(r => r.Class == DeliveryClass.Sent));
+        Assert.Equal(5, result.Recipients.Count(r => r.Class == DeliveryClass.Deferred));
+    }
 }
