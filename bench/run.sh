@@ -281,6 +281,8 @@ say "Postfix: $PF_MPS msg/s; EdgeMail/Postfix = $RATIO"
 # same for the Postfix instance above (its queue drained to smtp-sink). Adds a row to the report below.
 
 cleanup
+# The spools are filler (the counts were checked above); logs, strace and latency data stay in $WORK.
+rm -rf "$D1/spool" "$D2/spool" "$PF/queue"
 
 # ---- report ---------------------------------------------------------------------------------------------------
 size_of() { [ -e "$1" ] && stat -c %s "$1" || echo ""; }
