@@ -98,9 +98,9 @@ public static class ServeCommand
             return ExitCodes.CantCreate;
         }
 
+        // MessageSpool.Open logs its own recovery report (one line: recovered, removed, moved to corrupt/).
         using (messageSpool)
         {
-            LogRecovery(log, messageSpool);
 
             SmtpServerOptions options = ToServerOptions(config.Server);
             await using var listener = new SmtpListener(endPoints, options, messageSpool, sink.CreateLogger("smtpd"));
@@ -159,14 +159,6 @@ public static class ServeCommand
         // gethostname(2), no DNS: start-up must not hang on a Pi whose resolver is not up yet.
         string name = Dns.GetHostName();
         return ServerConfig.CheckHostname(name) is null && name.Length > 0 ? name : "localhost";
-    }
-
-    private static void LogRecovery(ILogger log, MessageSpool spool)
-    {
-        RecoveryReport r = spool.Recovery;
-        log.LogInformation(
-            "spool {Directory}: {Recovered} queued, {Temporary} half-written removed, {Corrupt} unreadable moved to corrupt/, {Imported} taken from maildrop/",
-            spool.Directory, r.Recovered, r.TemporaryRemoved, r.MovedToCorrupt, r.Imported);
     }
 
     private static Task<string> WaitForSignalAsync()
