@@ -26,6 +26,22 @@ public class RateLimiterTests
     }
 
     [Fact]
+    public void A_flood_of_1000_connections_from_other_addresses_does_not_lock_out_a_legitimate_client_and_leaves_nothing_behind()
+    {
+        var limiter = new RateLimiter(new RateLimitOptions { ConnectionsPerAddress = 2 });
+        var leases = new List<ConnectionLease>();
+        for (int i = 0; i < 1000; i++)
+        {
+            Assert.True(limiter.TryOpenConnection(new IPAddress(BitConverter.GetBytes(0x0C000000 + i)), out var l));
+            leases.Add(l);
+        }
+        Assert.True(limiter.TryOpenConnection(A, out var legit));
+        legit.Dispose();
+        leases.ForEach(l => l.Dispose());
+        Assert.Equal(0, limiter.TrackedConnectionAddresses);
+    }
+
+    [Fact]
     public void The_IPv4_mapped_form_counts_as_the_same_client()
     {
         var limiter = new RateLimiter(new RateLimitOptions { ConnectionsPerAddress = 1 });
