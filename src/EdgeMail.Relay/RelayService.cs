@@ -181,7 +181,7 @@ public sealed class RelayService : IAsyncDisposable
         while (!ct.IsCancellationRequested)
         {
             Volatile.Write(ref _signalled, 0);
-            var wait = Timeout.InfiniteTimeSpan;
+            DateTimeOffset? nextDue = null;
             start.Clear();
             lock (_lock)
             {
@@ -189,7 +189,7 @@ public sealed class RelayService : IAsyncDisposable
                 while (_timeline.TryPeek(out var id, out var at))
                 {
                     if (!_due.TryGetValue(id, out var current) || current != at) { _timeline.Dequeue(); continue; } // superseded
-                    if (at > now) { wait = at - now; break; }
+                    if (at > now) { nextDue = at; break; }
                     _timeline.Dequeue();
                     _due.Remove(id);
                     // Already being delivered: run it again right after this round instead of twice at once.
@@ -197,11 +197,22 @@ public sealed class RelayService : IAsyncDisposable
                 }
             }
             foreach (var id in start) Track(RunMessageAsync(id, ct));
-            _timer!.Change(wait, Timeout.InfiniteTimeSpan);
+            if (nextDue is { } due)
+            {
+                _timer!.Change(Max(TimeSpan.Zero, due - _time.GetUtcNow()), Timeout.InfiniteTimeSpan);
+                // The clock may have passed the due time while the timer was being set: never sleep through it.
+                if (_time.GetUtcNow() >= due) Wake();
+            }
+            else
+            {
+                _timer!.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            }
             try { await _wake.WaitAsync(ct).ConfigureAwait(false); }
             catch (OperationCanceledException) { break; }
         }
     }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     private void Track(Task task)
     {
