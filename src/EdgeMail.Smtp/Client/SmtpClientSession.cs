@@ -176,10 +176,10 @@ public sealed class SmtpClientSession : IAsyncDisposable
     private async Task HelloAsync(CancellationToken ct)
     {
         var lines = new List<byte[]>();
-        var reply = await CommandAsync("EHLO " + _options.HeloName, _options.GreetingTimeout, "EHLO", ct, lines);
+        var reply = await CommandAsync("EHLO " + _options.HeloName, _options.MailTimeout, "EHLO", ct, lines);
         if (SmtpTrouble.ShouldFallBackToHelo(reply))
         {
-            reply = await CommandAsync("HELO " + _options.HeloName, _options.GreetingTimeout, "HELO", ct);
+            reply = await CommandAsync("HELO " + _options.HeloName, _options.MailTimeout, "HELO", ct);
             SmtpTrouble.CheckHello(reply, RemoteHost, "HELO");
             Capabilities = SmtpCapabilities.Empty;
             return;
