@@ -29,6 +29,8 @@ public sealed class RelayOptions
     public int MaxConnections { get; init; } = 4;
     public int MaxConnectionsPerRoute { get; init; } = 2;
     public int MaxMessagesPerConnection { get; init; } = 100;
+    /// <summary>Messages being worked on at once; the rest of a large backlog waits its turn in the schedule.</summary>
+    public int MaxMessagesInFlight { get; init; } = 256;
     /// <summary>RFC 5321 §4.5.3.1.8: a server must accept at least 100 recipients per transaction.</summary>
     public int MaxRecipientsPerTransaction { get; init; } = 100;
 

@@ -25,6 +25,7 @@ public sealed class RelayService : IAsyncDisposable
     private readonly Random _random;
     private readonly RouteTable _routes;
     private readonly SemaphoreSlim _connections;
+    private readonly int _maxInFlight;
 
     private readonly object _lock = new();
     private readonly Dictionary<string, DateTimeOffset> _due = new(StringComparer.Ordinal);
@@ -61,6 +62,7 @@ public sealed class RelayService : IAsyncDisposable
         _routes = new RouteTable(options, RelaySecrets.Load(options.SecretsFile));
         _resolver = resolver ?? new MxResolver(options, _random);
         _connections = new SemaphoreSlim(Math.Max(1, options.MaxConnections));
+        _maxInFlight = Math.Max(1, options.MaxMessagesInFlight);
     }
 
     /// <summary>Raised after each delivery round of a message (argument: queue ID), whatever its outcome. For tests.</summary>
@@ -186,7 +188,7 @@ public sealed class RelayService : IAsyncDisposable
             lock (_lock)
             {
                 var now = _time.GetUtcNow();
-                while (_timeline.TryPeek(out var id, out var at))
+                while (_inFlight.Count < _maxInFlight && _timeline.TryPeek(out var id, out var at))
                 {
                     if (!_due.TryGetValue(id, out var current) || current != at) { _timeline.Dequeue(); continue; } // superseded
                     if (at > now) { nextDue = at; break; }
@@ -273,6 +275,7 @@ public sealed class RelayService : IAsyncDisposable
                 again = _rerun.Remove(id);
             }
             if (again && !ct.IsCancellationRequested) Schedule(id, _time.GetUtcNow());
+            else Wake(); // a slot for the next due message
             RoundFinished?.Invoke(id);
         }
     }
@@ -333,7 +336,9 @@ public sealed class RelayService : IAsyncDisposable
             }
         }
 
-        if (outcomes.Count > 0)
+        // A message that is finished is removed at once: recording its last attempt first would only cost
+        // another fsync for a record that is deleted a moment later (a crash in between redelivers either way).
+        if (deferred.Count > 0)
         {
             _queue.RecordAttempt(id, new AttemptRecord
             {

@@ -348,6 +348,33 @@ public sealed class SchedulerTests
     }
 
     [Fact]
+    public async Task A_large_backlog_is_worked_on_a_bounded_number_of_messages_at_a_time()
+    {
+        await using var h = new RelayHarness(new RelayOptions
+        {
+            Upstreams = RelayHarness.Options().Upstreams, Jitter = 0, ControlSocket = false,
+            MaxMessagesInFlight = 2, MaxConnectionsPerRoute = 8, MaxConnections = 8,
+        });
+        var ids = Enumerable.Range(0, 12).Select(i => h.Queue.Add("a@edge.test", [$"r{i}@example.com"], notify: false)).ToList();
+        var rounds = ids.Select(h.NextRound).ToList();
+        await h.StartAsync();
+        await Task.WhenAll(rounds);
+        Assert.Equal(12, h.Upstream.Sent.Count);
+        Assert.InRange(h.Upstream.MaxOpen, 1, 2);
+        Assert.Empty(h.Queue.List());
+    }
+
+    [Fact]
+    public async Task A_finished_message_is_removed_without_a_last_attempt_record()
+    {
+        await using var h = new RelayHarness();
+        await h.StartAsync();
+        var id = await h.SubmitAsync("a@edge.test", "b@example.com");
+        Assert.Contains(id, h.Queue.Completed);
+        Assert.Empty(h.Queue.Attempts); // one fsync (the removal), not two
+    }
+
+    [Fact]
     public async Task A_held_message_is_not_delivered_until_released()
     {
         await using var h = new RelayHarness();
