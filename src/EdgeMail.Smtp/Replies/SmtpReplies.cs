@@ -58,6 +58,27 @@ public enum SmtpReplyKind : byte
     ChunkReceived,
     BdatSyntax,
     OnlyBdatMayFollow,
+    // Security: STARTTLS (RFC 3207), AUTH (RFC 4954), relay policy and rate limits.
+    ReadyToStartTls,
+    TlsNotAvailable,
+    TlsAlreadyActive,
+    EncryptionRequired,
+    AuthChallenge,
+    AuthSucceeded,
+    AuthCancelled,
+    AuthMalformed,
+    AuthLineTooLong,
+    AuthMechanismUnknown,
+    AuthInvalid,
+    AuthTemporaryFailure,
+    AuthTooManyFailures,
+    AlreadyAuthenticated,
+    AuthDuringTransaction,
+    RelayDenied,
+    SenderNotAllowed,
+    RecipientNotAllowed,
+    MessageRateExceeded,
+    TooManyConnectionsFromAddress,
 }
 
 /// <summary>One row of the reply table: basic code (RFC 5321 §4.2), enhanced status code (RFC 3463) and text.
@@ -84,6 +105,9 @@ public sealed class SmtpReply
     public string? EnhancedCode { get; }
     public string Text { get; }
     public bool IsError => Code >= 400;
+
+    /// <summary>The reply line as sent, without CRLF (for tests and logs).</summary>
+    public override string ToString() => EnhancedCode is null ? $"{Code} {Text}" : $"{Code} {EnhancedCode} {Text}";
 
     internal byte[] CodeBytes { get; }
     /// <summary>Enhanced code and the text before the argument (after "NNN" and the separator).</summary>
@@ -164,6 +188,33 @@ public static class SmtpReplies
         new(SmtpReplyKind.ChunkReceived, 250, "2.0.0", "% octets received"),
         new(SmtpReplyKind.BdatSyntax, 501, "5.5.4", "Syntax: BDAT <size> [LAST]; closing connection"),
         new(SmtpReplyKind.OnlyBdatMayFollow, 503, "5.5.1", "Only BDAT may follow BDAT"),
+        // RFC 3207 §4: 220 and the client starts the handshake; 454 when TLS is temporarily unavailable.
+        new(SmtpReplyKind.ReadyToStartTls, 220, "2.0.0", "Ready to start TLS"),
+        new(SmtpReplyKind.TlsNotAvailable, 454, "4.7.0", "TLS not available due to temporary reason"),
+        new(SmtpReplyKind.TlsAlreadyActive, 503, "5.5.1", "TLS already active"),
+        // RFC 3207 §4 / RFC 4954 §6: policy requires TLS before this command.
+        new(SmtpReplyKind.EncryptionRequired, 530, "5.7.0", "Must issue a STARTTLS command first"),
+        // RFC 4954 §4: "334 " followed by the base64 challenge (possibly empty); no enhanced code.
+        new(SmtpReplyKind.AuthChallenge, 334, null, "%"),
+        // RFC 4954 §6 reply codes.
+        new(SmtpReplyKind.AuthSucceeded, 235, "2.7.0", "Authentication successful"),
+        new(SmtpReplyKind.AuthCancelled, 501, "5.7.0", "Authentication cancelled"),
+        new(SmtpReplyKind.AuthMalformed, 501, "5.5.2", "Cannot decode response"),
+        new(SmtpReplyKind.AuthLineTooLong, 500, "5.5.6", "Authentication exchange line is too long"),
+        new(SmtpReplyKind.AuthMechanismUnknown, 504, "5.5.4", "Unrecognized authentication type"),
+        new(SmtpReplyKind.AuthInvalid, 535, "5.7.8", "Authentication credentials invalid"),
+        new(SmtpReplyKind.AuthTemporaryFailure, 454, "4.7.0", "Temporary authentication failure"),
+        new(SmtpReplyKind.AuthTooManyFailures, 421, "4.7.0", "Too many authentication failures, closing connection"),
+        // RFC 4954 §4: no second AUTH after success, and none inside a mail transaction.
+        new(SmtpReplyKind.AlreadyAuthenticated, 503, "5.5.1", "Already authenticated"),
+        new(SmtpReplyKind.AuthDuringTransaction, 503, "5.5.1", "AUTH not permitted during a mail transaction"),
+        // Relay policy (RFC 5321 §3.6.2: a relay must not be open; 5.7.1 = delivery not authorized).
+        new(SmtpReplyKind.RelayDenied, 554, "5.7.1", "Relay access denied"),
+        new(SmtpReplyKind.SenderNotAllowed, 550, "5.7.1", "Sender address not allowed"),
+        new(SmtpReplyKind.RecipientNotAllowed, 550, "5.7.1", "Recipient domain not allowed"),
+        // Rate limits (RFC 3463 4.7.x: temporary policy refusal; the client retries later).
+        new(SmtpReplyKind.MessageRateExceeded, 450, "4.7.1", "Message rate limit exceeded, try again later"),
+        new(SmtpReplyKind.TooManyConnectionsFromAddress, 421, "4.7.0", "Too many connections from your address, try again later"),
     ]);
 
     public static SmtpReply Get(SmtpReplyKind kind) => Table[(int)kind];

@@ -1,3 +1,4 @@
+using EdgeMail.Smtp.Replies;
 using System.Net;
 
 namespace EdgeMail.Smtp.Security;
@@ -17,7 +18,7 @@ public sealed class AuthThrottleOptions
 /// <summary>What to do after a failed AUTH: wait <see cref="Delay"/>, then send <see cref="Reply"/> (and close when <see cref="Disconnect"/>).</summary>
 public readonly record struct AuthFailureVerdict(TimeSpan Delay, bool Disconnect)
 {
-    public SecurityReply Reply => Disconnect ? SecurityReplies.AuthTooManyFailures : SecurityReplies.AuthInvalid;
+    public SmtpReplyKind Reply => Disconnect ? SmtpReplyKind.AuthTooManyFailures : SmtpReplyKind.AuthInvalid;
 }
 
 /// <summary>
@@ -39,7 +40,7 @@ public sealed class AuthThrottle
         _time = time ?? TimeProvider.System;
     }
 
-    /// <summary>Check before starting an AUTH exchange: true → answer <see cref="SecurityReplies.AuthTooManyFailures"/> and close.</summary>
+    /// <summary>Check before starting an AUTH exchange: true → answer <see cref="SmtpReplyKind.AuthTooManyFailures"/> and close.</summary>
     public bool IsBlocked(IPAddress client)
     {
         lock (_gate) return Current(ClientKey.For(client), Now) > _options.MaxFailures;

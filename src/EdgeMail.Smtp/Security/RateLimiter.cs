@@ -1,3 +1,4 @@
+using EdgeMail.Smtp.Replies;
 using System.Net;
 
 namespace EdgeMail.Smtp.Security;
@@ -43,7 +44,7 @@ public sealed class RateLimiter
     }
 
     /// <summary>
-    /// Called when a connection is accepted. False: answer <see cref="SecurityReplies.TooManyConnections"/> and close.
+    /// Called when a connection is accepted. False: answer <see cref="SmtpReplyKind.TooManyConnectionsFromAddress"/> and close.
     /// On true, dispose the lease when the connection ends.
     /// </summary>
     public bool TryOpenConnection(IPAddress client, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ConnectionLease? lease)
@@ -74,7 +75,7 @@ public sealed class RateLimiter
     }
 
     /// <summary>
-    /// Called once per message (at MAIL FROM). False: answer <see cref="SecurityReplies.MessageRateExceeded"/>.
+    /// Called once per message (at MAIL FROM). False: answer <see cref="SmtpReplyKind.MessageRateExceeded"/>.
     /// Takes a token from the address bucket and, when authenticated, from the user bucket — both or neither.
     /// </summary>
     public bool TryAcceptMessage(IPAddress client, string? user)

@@ -1,3 +1,4 @@
+using EdgeMail.Smtp.Replies;
 using System.Net;
 using System.Net.Sockets;
 
@@ -158,17 +159,17 @@ public sealed class RelayPolicy(RelayPolicyOptions options)
     public AuthPermission MayAuthenticate(IPAddress client, bool tlsActive) =>
         tlsActive || Options.PlaintextAuthNetworks.Contains(client) ? AuthPermission.Allowed : AuthPermission.EncryptionRequired;
 
-    public static SecurityReply? ReplyFor(RelayDecision decision) => decision switch
+    public static SmtpReplyKind? ReplyFor(RelayDecision decision) => decision switch
     {
         RelayDecision.Accept => null,
-        RelayDecision.RelayDenied => SecurityReplies.RelayDenied,
-        RelayDecision.SenderNotAllowed => SecurityReplies.SenderNotAllowed,
-        RelayDecision.RecipientNotAllowed => SecurityReplies.RecipientNotAllowed,
+        RelayDecision.RelayDenied => SmtpReplyKind.RelayDenied,
+        RelayDecision.SenderNotAllowed => SmtpReplyKind.SenderNotAllowed,
+        RelayDecision.RecipientNotAllowed => SmtpReplyKind.RecipientNotAllowed,
         _ => throw new ArgumentOutOfRangeException(nameof(decision)),
     };
 
-    public static SecurityReply? ReplyFor(AuthPermission permission) =>
-        permission == AuthPermission.Allowed ? null : SecurityReplies.EncryptionRequired;
+    public static SmtpReplyKind? ReplyFor(AuthPermission permission) =>
+        permission == AuthPermission.Allowed ? null : SmtpReplyKind.EncryptionRequired;
 
     private RelayRestrictions? NetworkRestrictions(IPAddress client)
     {

@@ -1,3 +1,4 @@
+using EdgeMail.Smtp.Replies;
 using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
@@ -44,7 +45,7 @@ public sealed class AuthCredentials : IDisposable
 
 public readonly struct AuthStep
 {
-    private AuthStep(AuthStepKind kind, string? challenge, AuthCredentials? credentials, SecurityReply reply)
+    private AuthStep(AuthStepKind kind, string? challenge, AuthCredentials? credentials, SmtpReplyKind reply)
     {
         Kind = kind;
         Challenge = challenge;
@@ -56,11 +57,11 @@ public readonly struct AuthStep
     /// <summary>Base64 text to send after "334 " (may be empty: "334 " alone, RFC 4954 §4).</summary>
     public string? Challenge { get; }
     public AuthCredentials? Credentials { get; }
-    public SecurityReply Reply { get; }
+    public SmtpReplyKind Reply { get; }
 
     internal static AuthStep Ask(string challenge) => new(AuthStepKind.Challenge, challenge, null, default);
     internal static AuthStep Done(AuthCredentials c) => new(AuthStepKind.Credentials, null, c, default);
-    internal static AuthStep Fail(SecurityReply r) => new(AuthStepKind.Failed, null, null, r);
+    internal static AuthStep Fail(SmtpReplyKind r) => new(AuthStepKind.Failed, null, null, r);
 }
 
 /// <summary>
@@ -124,9 +125,9 @@ public sealed class SaslExchange
     /// <summary>Feeds the client's response line (without CRLF) after a 334 challenge.</summary>
     public AuthStep Continue(ReadOnlySpan<byte> line)
     {
-        if (line.Length > MaxLineLength) return Finish(SecurityReplies.AuthLineTooLong);
+        if (line.Length > MaxLineLength) return Finish(SmtpReplyKind.AuthLineTooLong);
         // RFC 4954 §4: a lone "*" cancels; the server answers 501.
-        if (line.Length == 1 && line[0] == (byte)'*') return Finish(SecurityReplies.AuthCancelled);
+        if (line.Length == 1 && line[0] == (byte)'*') return Finish(SmtpReplyKind.AuthCancelled);
         return _state switch
         {
             State.AwaitPlain => FinishPlain(line),
@@ -136,7 +137,7 @@ public sealed class SaslExchange
         };
     }
 
-    private AuthStep Finish(SecurityReply reply)
+    private AuthStep Finish(SmtpReplyKind reply)
     {
         _state = State.Finished;
         return AuthStep.Fail(reply);
@@ -145,14 +146,14 @@ public sealed class SaslExchange
     private AuthStep FinishPlain(ReadOnlySpan<byte> encoded)
     {
         _state = State.Finished;
-        if (encoded.Length > MaxLineLength) return AuthStep.Fail(SecurityReplies.AuthLineTooLong);
+        if (encoded.Length > MaxLineLength) return AuthStep.Fail(SmtpReplyKind.AuthLineTooLong);
         // The initial response "=" is an empty message; PLAIN needs two NULs, so it is malformed.
         byte[]? message = DecodeStrict(encoded, 3 * MaxFieldLength + 2);
-        if (message is null) return AuthStep.Fail(SecurityReplies.AuthMalformed);
+        if (message is null) return AuthStep.Fail(SmtpReplyKind.AuthMalformed);
         try
         {
             var creds = ParsePlainMessage(message);
-            return creds is null ? AuthStep.Fail(SecurityReplies.AuthMalformed) : AuthStep.Done(creds);
+            return creds is null ? AuthStep.Fail(SmtpReplyKind.AuthMalformed) : AuthStep.Done(creds);
         }
         finally
         {
@@ -181,10 +182,10 @@ public sealed class SaslExchange
 
     private AuthStep LoginUser(ReadOnlySpan<byte> encoded)
     {
-        if (encoded.Length > MaxLineLength) return Finish(SecurityReplies.AuthLineTooLong);
+        if (encoded.Length > MaxLineLength) return Finish(SmtpReplyKind.AuthLineTooLong);
         byte[]? user = DecodeStrict(encoded, MaxFieldLength);
         if (user is null || user.Length == 0 || user.AsSpan().IndexOf((byte)0) >= 0 || !Utf8.IsValid(user))
-            return Finish(SecurityReplies.AuthMalformed);
+            return Finish(SmtpReplyKind.AuthMalformed);
         _loginUser = Encoding.UTF8.GetString(user);
         _state = State.AwaitLoginPassword;
         return AuthStep.Ask(LoginPasswordPrompt);
@@ -197,7 +198,7 @@ public sealed class SaslExchange
         if (password is null || password.Length == 0 || password.AsSpan().IndexOf((byte)0) >= 0 || !Utf8.IsValid(password))
         {
             if (password is not null) CryptographicOperations.ZeroMemory(password);
-            return AuthStep.Fail(SecurityReplies.AuthMalformed);
+            return AuthStep.Fail(SmtpReplyKind.AuthMalformed);
         }
         return AuthStep.Done(new AuthCredentials("", _loginUser!, password));
     }

@@ -1,3 +1,4 @@
+using EdgeMail.Smtp.Replies;
 using System.Text;
 
 namespace EdgeMail.Smtp.Security;
@@ -53,8 +54,9 @@ public static class SecurityFuzzTargets
             if (c.UserName.Contains('\0') || Array.IndexOf(c.Password, (byte)0) >= 0) throw new FuzzInvariantException("NUL inside a field");
             return outcome.Append(":creds").Append(c.AuthorizationIdentityAllowed ? "" : ":authz").ToString();
         }
-        if (step.Reply.Code is not (500 or 501)) throw new FuzzInvariantException($"unexpected reply {step.Reply}");
-        return outcome.Append(':').Append(step.Reply.Code).Append(step.Reply.Enhanced).ToString();
+        var reply = SmtpReplies.Get(step.Reply);
+        if (reply.Code is not (500 or 501)) throw new FuzzInvariantException($"unexpected reply {reply}");
+        return outcome.Append(':').Append(reply.Code).Append(reply.EnhancedCode).ToString();
     }
 
     private static string UsersFile(ReadOnlySpan<byte> input)

@@ -1,3 +1,4 @@
+using EdgeMail.Smtp.Replies;
 using System.Net.Security;
 
 namespace EdgeMail.Smtp.Security;
@@ -6,7 +7,7 @@ namespace EdgeMail.Smtp.Security;
 /// The STARTTLS rules (RFC 3207) as code the session calls, in this order:
 ///
 ///   1. <see cref="Check"/> when the STARTTLS line is parsed: null → go on, else send the reply.
-///   2. Write and flush <see cref="SecurityReplies.ReadyToStartTls"/>.
+///   2. Write and flush <see cref="SmtpReplyKind.ReadyToStartTls"/>.
 ///   3. <see cref="DiscardPipelinedPlaintext"/> on the session's input buffer. Anything the client
 ///      sent after "STARTTLS\r\n" and before the handshake is plaintext that a man in the middle can
 ///      inject and that would otherwise be executed as if it came over TLS (CVE-2011-0411).
@@ -17,15 +18,12 @@ namespace EdgeMail.Smtp.Security;
 /// </summary>
 public static class StartTls
 {
-    public static readonly SecurityReply AlreadyActive = new(503, "5.5.1", "TLS already active");
-    public static readonly SecurityReply NoParametersAllowed = new(501, "5.5.4", "Syntax error (no parameters allowed)");
-
     /// <summary>RFC 3207 §4: "STARTTLS" takes no parameters and is meaningless once TLS is up.</summary>
-    public static SecurityReply? Check(bool tlsActive, bool hasParameters, bool tlsAvailable)
+    public static SmtpReplyKind? Check(bool tlsActive, bool hasParameters, bool tlsAvailable)
     {
-        if (hasParameters) return NoParametersAllowed;
-        if (tlsActive) return AlreadyActive;
-        if (!tlsAvailable) return SecurityReplies.TlsNotAvailable;
+        if (hasParameters) return SmtpReplyKind.NoParametersAllowed;
+        if (tlsActive) return SmtpReplyKind.TlsAlreadyActive;
+        if (!tlsAvailable) return SmtpReplyKind.TlsNotAvailable;
         return null;
     }
 

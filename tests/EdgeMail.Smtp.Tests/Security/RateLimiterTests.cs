@@ -1,3 +1,4 @@
+using EdgeMail.Smtp.Replies;
 using System.Net;
 using EdgeMail.Smtp.Security;
 
@@ -147,12 +148,12 @@ public class AuthThrottleTests
         {
             var v = t.RecordFailure(Guesser);
             Assert.False(v.Disconnect);
-            Assert.Equal("535 5.7.8 Authentication credentials invalid", v.Reply.ToString());
+            Assert.Equal("535 5.7.8 Authentication credentials invalid", SmtpReplies.Get(v.Reply).ToString());
         }
         Assert.False(t.IsBlocked(Guesser));
         var last = t.RecordFailure(Guesser);
         Assert.True(last.Disconnect);
-        Assert.Equal(421, last.Reply.Code);
+        Assert.Equal(421, SmtpReplies.Get(last.Reply).Code);
         Assert.True(t.IsBlocked(Guesser));
         Assert.True(t.IsBlocked(IPAddress.Parse("::ffff:192.168.1.66")));
         Assert.False(t.IsBlocked(IPAddress.Parse("192.168.1.67")));

@@ -1,3 +1,4 @@
+using EdgeMail.Smtp.Replies;
 using System.Net;
 using EdgeMail.Smtp.Security;
 
@@ -90,9 +91,9 @@ public class RelayPolicyTests
     public void Refusals_map_to_the_RFC_replies()
     {
         Assert.Null(RelayPolicy.ReplyFor(RelayDecision.Accept));
-        Assert.Equal("554 5.7.1 Relay access denied", RelayPolicy.ReplyFor(RelayDecision.RelayDenied).ToString());
-        Assert.Equal(550, RelayPolicy.ReplyFor(RelayDecision.SenderNotAllowed)!.Value.Code);
-        Assert.Equal("5.7.1", RelayPolicy.ReplyFor(RelayDecision.RecipientNotAllowed)!.Value.Enhanced);
+        Assert.Equal("554 5.7.1 Relay access denied", SmtpReplies.Get(RelayPolicy.ReplyFor(RelayDecision.RelayDenied)!.Value).ToString());
+        Assert.Equal(550, SmtpReplies.Get(RelayPolicy.ReplyFor(RelayDecision.SenderNotAllowed)!.Value).Code);
+        Assert.Equal("5.7.1", SmtpReplies.Get(RelayPolicy.ReplyFor(RelayDecision.RecipientNotAllowed)!.Value).EnhancedCode);
     }
 
     [Fact]
@@ -154,7 +155,7 @@ public class RelayPolicyTests
     {
         var p = new RelayPolicy(new RelayPolicyOptions());
         var permission = p.MayAuthenticate(IPAddress.Loopback, tlsActive: false);
-        Assert.Equal("530 5.7.0 Must issue a STARTTLS command first", RelayPolicy.ReplyFor(permission).ToString());
+        Assert.Equal("530 5.7.0 Must issue a STARTTLS command first", SmtpReplies.Get(RelayPolicy.ReplyFor(permission)!.Value).ToString());
     }
 
     [Theory]

@@ -1,3 +1,4 @@
+using EdgeMail.Smtp.Replies;
 using System.Text;
 using EdgeMail.Smtp.Security;
 
@@ -52,7 +53,7 @@ public class SaslExchangeTests
     {
         var step = SaslExchange.Create(AuthMechanism.Plain).Start(message.Length == 0 ? A("=") : B64(message));
         Assert.Equal(AuthStepKind.Failed, step.Kind);
-        Assert.Equal(SecurityReplies.AuthMalformed, step.Reply);
+        Assert.Equal(SmtpReplyKind.AuthMalformed, step.Reply);
     }
 
     [Fact]
@@ -71,10 +72,10 @@ public class SaslExchangeTests
     public void Malformed_base64_is_501_5_5_2(string text)
     {
         var step = SaslExchange.Create(AuthMechanism.Plain).Start(A(text));
-        Assert.Equal(SecurityReplies.AuthMalformed, step.Reply);
+        Assert.Equal(SmtpReplyKind.AuthMalformed, step.Reply);
         var login = SaslExchange.Create(AuthMechanism.Login);
         login.Start([]);
-        Assert.Equal(SecurityReplies.AuthMalformed, login.Continue(A(text)).Reply);
+        Assert.Equal(SmtpReplyKind.AuthMalformed, login.Continue(A(text)).Reply);
     }
 
     [Fact]
@@ -82,15 +83,15 @@ public class SaslExchangeTests
     {
         var plain = SaslExchange.Create(AuthMechanism.Plain);
         plain.Start([]);
-        Assert.Equal(SecurityReplies.AuthCancelled, plain.Continue(A("*")).Reply);
+        Assert.Equal(SmtpReplyKind.AuthCancelled, plain.Continue(A("*")).Reply);
 
         var login = SaslExchange.Create(AuthMechanism.Login);
         login.Start([]);
-        Assert.Equal(SecurityReplies.AuthCancelled, login.Continue(A("*")).Reply);
+        Assert.Equal(SmtpReplyKind.AuthCancelled, login.Continue(A("*")).Reply);
         var login2 = SaslExchange.Create(AuthMechanism.Login);
         login2.Start([]);
         login2.Continue(B64("alice"));
-        Assert.Equal(SecurityReplies.AuthCancelled, login2.Continue(A("*")).Reply);
+        Assert.Equal(SmtpReplyKind.AuthCancelled, login2.Continue(A("*")).Reply);
     }
 
     [Fact]
@@ -122,16 +123,16 @@ public class SaslExchangeTests
         var x = SaslExchange.Create(AuthMechanism.Plain);
         x.Start([]);
         var step = x.Continue(new byte[SaslExchange.MaxLineLength + 1]);
-        Assert.Equal(SecurityReplies.AuthLineTooLong, step.Reply);
+        Assert.Equal(SmtpReplyKind.AuthLineTooLong, step.Reply);
     }
 
     [Fact]
     public void Fields_longer_than_255_octets_are_refused_before_decoding()
     {
         var step = SaslExchange.Create(AuthMechanism.Plain).Start(B64("\0" + new string('a', 256) + "\0pw"));
-        Assert.Equal(SecurityReplies.AuthMalformed, step.Reply);
+        Assert.Equal(SmtpReplyKind.AuthMalformed, step.Reply);
         var login = SaslExchange.Create(AuthMechanism.Login);
-        Assert.Equal(SecurityReplies.AuthMalformed, login.Start(B64(new string('u', 300))).Reply);
+        Assert.Equal(SmtpReplyKind.AuthMalformed, login.Start(B64(new string('u', 300))).Reply);
     }
 
     [Fact]
@@ -139,7 +140,7 @@ public class SaslExchangeTests
     {
         byte[] msg = [0, (byte)'a', 0, 0xC3, 0x28];
         var step = SaslExchange.Create(AuthMechanism.Plain).Start(Encoding.ASCII.GetBytes(Convert.ToBase64String(msg)));
-        Assert.Equal(SecurityReplies.AuthMalformed, step.Reply);
+        Assert.Equal(SmtpReplyKind.AuthMalformed, step.Reply);
     }
 
     [Theory]

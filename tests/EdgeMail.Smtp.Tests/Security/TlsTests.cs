@@ -1,3 +1,4 @@
+using EdgeMail.Smtp.Replies;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Security;
@@ -152,7 +153,7 @@ public sealed class StartTlsTests : IDisposable
     public void STARTTLS_is_refused_with_parameters_when_already_active_or_unavailable(bool active, bool parameters, bool available, string? reply)
     {
         var r = StartTls.Check(active, parameters, available);
-        Assert.Equal(reply, r is null ? null : $"{r.Value.Code} {r.Value.Enhanced}");
+        Assert.Equal(reply, r is null ? null : $"{SmtpReplies.Get(r.Value).Code} {SmtpReplies.Get(r.Value).EnhancedCode}");
     }
 
     [Fact]
@@ -180,7 +181,7 @@ public sealed class StartTlsTests : IDisposable
             start += lineEnd + 2;
             Assert.Null(StartTls.Check(tlsActive: false, hasParameters: false, tlsAvailable: true));
 
-            await net.WriteAsync(Encoding.ASCII.GetBytes(SecurityReplies.ReadyToStartTls + "\r\n"));
+            await net.WriteAsync(Encoding.ASCII.GetBytes(SmtpReplies.Get(SmtpReplyKind.ReadyToStartTls) + "\r\n"));
             int dropped = StartTls.DiscardPipelinedPlaintext(ref start, ref end);
             await using var tls = await StartTls.HandshakeAsync(net, options, TimeSpan.FromSeconds(30), CancellationToken.None);
 
@@ -261,6 +262,6 @@ public class AuthRulesTests
         bool authenticated, bool inTransaction, AuthPermission permission, bool blocked, bool known, string? expected)
     {
         var r = AuthRules.Check(authenticated, inTransaction, permission, blocked, known);
-        Assert.Equal(expected, r is null ? null : $"{r.Value.Code} {r.Value.Enhanced}");
+        Assert.Equal(expected, r is null ? null : $"{SmtpReplies.Get(r.Value).Code} {SmtpReplies.Get(r.Value).EnhancedCode}");
     }
 }

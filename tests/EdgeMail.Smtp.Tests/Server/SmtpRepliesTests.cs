@@ -28,8 +28,9 @@ public class SmtpRepliesTests
         }
         else
         {
-            // RFC 2034 §3: not on the greeting and the HELO/EHLO replies; 354 asks for data, nothing to classify.
-            Assert.Contains(kind, new[] { SmtpReplyKind.Greeting, SmtpReplyKind.Helo, SmtpReplyKind.Ehlo, SmtpReplyKind.StartMailInput });
+            // RFC 2034 §3: not on the greeting and the HELO/EHLO replies; 354 asks for data and 334 carries only the
+            // SASL challenge (RFC 4954 §4), nothing to classify.
+            Assert.Contains(kind, new[] { SmtpReplyKind.Greeting, SmtpReplyKind.Helo, SmtpReplyKind.Ehlo, SmtpReplyKind.StartMailInput, SmtpReplyKind.AuthChallenge });
         }
     }
 
