@@ -57,21 +57,29 @@ public sealed class DeviceHost : IAsyncDisposable
 
     public static DeviceHost Start(DeviceOptions options, MessageSpool spool, DeviceState? state = null,
         TimeProvider? time = null, ILogger? logger = null)
-        => Start(options, new SpoolAlertSink(spool), state, time, logger);
+        => Start(options, new SpoolAlertSink(spool), spool.Directory, state, time, logger);
 
-    internal static DeviceHost Start(DeviceOptions options, IAlertSink sink, DeviceState? state,
+    internal static DeviceHost Start(DeviceOptions options, IAlertSink sink, string? spoolDirectory, DeviceState? state,
         TimeProvider? time, ILogger? logger)
-        => new(options, sink, state ?? new DeviceState(), time ?? TimeProvider.System, logger ?? NullLogger.Instance);
+        => new(options, sink, spoolDirectory, state ?? new DeviceState(), time ?? TimeProvider.System, logger ?? NullLogger.Instance);
 
-    private DeviceHost(DeviceOptions options, IAlertSink sink, DeviceState state, TimeProvider time, ILogger logger)
+    private DeviceHost(DeviceOptions options, IAlertSink sink, string? spoolDirectory, DeviceState state, TimeProvider time, ILogger logger)
     {
         State = state;
         Lights = StatusLights.Open(options.Leds, state, time, logger);
-        Sensors = SensorSet.Create(options.Sensors, new SensorSetOptions { SysfsRoot = options.SysfsRoot }, time, logger);
+        // The error LED watches the spool's file system even when no [[sensors]] entry asks for it.
+        var sensors = options.Sensors.ToList();
+        var spoolSensor = sensors.FirstOrDefault(s => s.Kind == SensorKind.Spool)?.Name;
+        if (spoolSensor is null && spoolDirectory is not null)
+        {
+            spoolSensor = sensors.Any(s => s.Name == "spool") ? "spool-fill" : "spool";
+            sensors.Add(new SensorConfig { Name = spoolSensor, Kind = SensorKind.Spool, Path = spoolDirectory });
+        }
+        Sensors = SensorSet.Create(sensors, new SensorSetOptions { SysfsRoot = options.SysfsRoot }, time, logger);
         Alerts = new AlertEngine(options.Alerts ?? new AlertOptions { From = "edgemail@localhost", Interval = options.Interval },
-            Sensors, sink, time, logger, state);
+            Sensors, sink, time, logger, state) { SpoolSensor = spoolSensor };
         _lightsTask = Lights.HasOutputs ? Task.Run(() => Lights.RunAsync(_stop.Token)) : Task.CompletedTask;
-        _alertsTask = options.Sensors.Count > 0 ? Task.Run(() => Alerts.RunAsync(_stop.Token)) : Task.CompletedTask;
+        _alertsTask = sensors.Count > 0 ? Task.Run(() => Alerts.RunAsync(_stop.Token)) : Task.CompletedTask;
     }
 
     public DeviceStatus Status() => new(Lights.Snapshot(), Alerts.LatestReadings, Alerts.ActiveAlerts);

@@ -30,14 +30,17 @@ public sealed class DeviceHostTests : IDisposable
         File.WriteAllText(Path.Combine(dir, "temp"), "90000\n");
         var sink = new RecordingSink();
         var log = new ListLogger();
-        var host = DeviceHost.Start(Options(), sink, null, new FakeClock(), log);
+        var host = DeviceHost.Start(Options(), sink, _root, null, new FakeClock(), log);
         await using (host)
         {
             await sink.FirstMail.Task.WaitAsync(TimeSpan.FromSeconds(30));
             var status = host.Status();
             Assert.Empty(status.Leds);
-            Assert.Equal(90.0, Assert.Single(status.Readings).Value);
+            Assert.Equal(["cpu", "spool"], status.Readings.Select(r => r.Name));
+            Assert.Equal(90.0, status.Readings[0].Value);
             Assert.Equal(["hot"], status.ActiveAlerts);
+            // The spool's file system fill reaches the error LED's state without a [[sensors]] entry.
+            Assert.Equal(status.Readings[1].Value!.Value / 100, host.State.SpoolFillRatio, 6);
         }
         Assert.Single(log.Lines, l => l.Text.StartsWith("Status LEDs are off"));
     }

@@ -94,6 +94,9 @@ public sealed class AlertEngine
 
     public IReadOnlyList<SensorSample> LatestReadings => Volatile.Read(ref _latest);
 
+    /// <summary>The sensor (kind spool, percent used) whose reading feeds <see cref="DeviceState.SpoolFillRatio"/>.</summary>
+    internal string? SpoolSensor { get; init; }
+
     /// <summary>Names of firing rules and lost sensors (for `edgemail status`).</summary>
     public IReadOnlyList<string> ActiveAlerts
     {
@@ -130,7 +133,11 @@ public sealed class AlertEngine
             foreach (var s in samples)
                 await TrackSensorAsync(s, now, cancellationToken).ConfigureAwait(false);
             if (_device is not null)
+            {
                 _device.SensorsLost = _sensorStates.Values.Count(s => s.Lost);
+                if (SpoolSensor is not null && samples.FirstOrDefault(s => s.Name == SpoolSensor).Value is { } used)
+                    _device.SpoolFillRatio = used / 100.0;
+            }
             foreach (var rule in _rules)
             {
                 var sample = samples.FirstOrDefault(s => s.Name == rule.Rule.Source);
