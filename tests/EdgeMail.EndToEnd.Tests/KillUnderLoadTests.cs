@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using EdgeMail.EndToEnd.Tests.Support;
 using Xunit.Abstractions;
@@ -10,44 +8,27 @@ namespace EdgeMail.EndToEnd.Tests;
 /// Issue 4, faults: kill -9 at random moments under load, many rounds in a row on one spool. Every
 /// message acknowledged with 250 is still queued after the restart, with its size; nothing half-written
 /// is listed; recovery never finds a committed file it cannot read.
-/// A failure names its seed: EDGEMAIL_FAULT_SEED=&lt;seed&gt; replays the same kill points and sizes.
+/// A failure names its seed: EDGEMAIL_FAULT_SEED=&lt;seed&gt; (see <see cref="KillRounds"/>) replays the same kill points and sizes.
 /// </summary>
 public sealed partial class KillUnderLoadTests(ITestOutputHelper output)
 {
     const int Rounds = 10;
-    const int Clients = 4;
-    const int MaxAcknowledgementsBeforeKill = 40;
-    const int MaxMessageSize = 48 * 1024;
-    public const string SeedVariable = "EDGEMAIL_FAULT_SEED";
 
     // The spool's own recovery line (MessageSpool.Recover), logged by serve at start-up.
     [GeneratedRegex(@"spool: opened .*: (\d+) queued, (\d+) temporary removed, (\d+) moved to corrupt/")]
     private static partial Regex RecoveryLine();
 
-    sealed class Ledger
-    {
-        // Queue ID → bytes sent, for every 250.
-        public readonly ConcurrentDictionary<string, int> Acknowledged = new();
-        // Sizes of messages whose bytes went out but whose reply never came: the server may have
-        // committed them before it died (and that is fine), but only whole.
-        public readonly ConcurrentBag<int> InFlight = new();
-        public readonly ConcurrentQueue<string> Unexpected = new();
-    }
-
     [Fact]
     public async Task Every_message_acknowledged_before_a_kill_9_is_queued_after_restart_and_nothing_half_written_is_listed()
     {
-        var seed = Environment.GetEnvironmentVariable(SeedVariable) is { Length: > 0 } fixedSeed
-            ? int.Parse(fixedSeed)
-            : Random.Shared.Next();
-        output.WriteLine($"seed {seed} (rerun with {SeedVariable}={seed})");
-        var random = new Random(seed);
+        var (seed, random) = KillRounds.Seeded(output);
 
         using var dir = new TempDirectory("kill9");
         var binary = EdgeMailBinary.X64;
         var spool = dir.File("spool");
-        var ledger = new Ledger();
+        var ledger = new KillLedger();
         var halfWrittenDiscarded = 0;
+        var committedWithoutReply = 0;
 
         for (var round = 1; round <= Rounds + 1; round++)
         {
@@ -58,82 +39,25 @@ public sealed partial class KillUnderLoadTests(ITestOutputHelper output)
             Assert.True(recovery.Groups[3].Value == "0",
                 $"round {round} (seed {seed}): recovery moved {recovery.Groups[3].Value} committed files to corrupt/\n{server.Diagnostics()}");
             halfWrittenDiscarded += int.Parse(recovery.Groups[2].Value);
-            await CheckQueueAsync(binary, spool, ledger, $"restart {round - 1} (seed {seed})");
+            committedWithoutReply = await CheckQueueAsync(binary, spool, ledger, $"restart {round - 1} (seed {seed})");
             if (round == Rounds + 1)
             {
                 Assert.Equal(0, await server.StopAsync());
                 break;
             }
 
-            var killAfter = random.Next(1, MaxAcknowledgementsBeforeKill + 1);
-            var acknowledgedThisRound = 0;
-            var killNow = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            var clients = Enumerable.Range(0, Clients).Select(c =>
-            {
-                var clientRandom = new Random(random.Next());
-                return Task.Run(() => ClientAsync(server, $"r{round}c{c}", clientRandom, ledger, () =>
-                {
-                    if (Interlocked.Increment(ref acknowledgedThisRound) == killAfter) killNow.TrySetResult();
-                }, () => killNow.Task.IsCompleted));
-            }).ToList();
-
-            // Kill after the chosen number of 250s, not after a delay: the other clients are mid-transaction.
-            var first = await Task.WhenAny(killNow.Task, Task.WhenAll(clients));
-            Assert.True(first == killNow.Task,
-                $"round {round}: the clients stopped after {acknowledgedThisRound} of {killAfter} acknowledgements: " +
-                $"{string.Join("; ", ledger.Unexpected)}\n{server.Diagnostics()}");
-            await server.KillAsync();
-            await Task.WhenAll(clients).WaitAsync(TimeSpan.FromSeconds(60));
-            output.WriteLine($"round {round}: killed after {killAfter} acknowledgements ({acknowledgedThisRound} acknowledged in the round)");
-            Assert.True(ledger.Unexpected.IsEmpty, $"round {round} (seed {seed}): {string.Join("; ", ledger.Unexpected)}\n{server.Diagnostics()}");
+            await KillRounds.LoadAndKillAsync(server, round, random, ledger, seed, output);
         }
 
         var summary = $"{Rounds} rounds of kill -9, {ledger.Acknowledged.Count} messages acknowledged and all still queued, " +
-                      $"{ledger.InFlight.Count} in flight at the kills, {halfWrittenDiscarded} half-written files discarded by recovery (seed {seed})";
+                      $"{ledger.InFlight.Count} in flight at the kills ({committedWithoutReply} of them committed whole before the reply got out), {halfWrittenDiscarded} half-written files discarded by recovery (seed {seed})";
         output.WriteLine(summary);
         Assert.True(ledger.Acknowledged.Count >= Rounds, summary);
     }
 
-    // One SMTP session sending messages of random sizes back to back until the server dies.
-    static async Task ClientAsync(EdgeMailServer server, string name, Random random, Ledger ledger, Action acknowledged,
-                                   Func<bool> killed)
-    {
-        try
-        {
-            await using var client = await SizedMessages.OpenAsync(server.Endpoint, $"{name}.test");
-            for (var n = 0; ; n++)
-            {
-                var message = SizedMessages.OfSize($"{name} {n}", random.Next(SizedMessages.Minimum, MaxMessageSize));
-                var sent = false;
-                SmtpReply reply;
-                try
-                {
-                    reply = await SizedMessages.SendAsync(client, message, declareSize: random.Next(2) == 0,
-                                                          sender: $"{name}@lan.test", sending: () => sent = true);
-                }
-                catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
-                {
-                    if (sent) ledger.InFlight.Add(message.Length);
-                    if (!killed()) ledger.Unexpected.Enqueue($"{name} message {n}: connection lost before the kill: {e.Message}");
-                    return;
-                }
-                if (reply.Code != 250)
-                {
-                    ledger.Unexpected.Enqueue($"{name} message {n} ({message.Length} bytes) refused: {reply}");
-                    return;
-                }
-                ledger.Acknowledged[Queued.IdIn(reply.Text)] = message.Length;
-                acknowledged();
-            }
-        }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
-        {
-            // Connecting or the greeting cut short by the kill.
-            if (!killed()) ledger.Unexpected.Enqueue($"{name} session: connection lost before the kill: {e.Message}");
-        }
-    }
 
-    static async Task CheckQueueAsync(EdgeMailBinary binary, string spool, Ledger ledger, string when)
+    // Returns how many listed messages were never acknowledged (whole messages whose 250 the kill swallowed).
+    static async Task<int> CheckQueueAsync(EdgeMailBinary binary, string spool, KillLedger ledger, string when)
     {
         var queue = await EdgeMailCli.QueueAsync(binary, spool);
         var listed = queue.ToDictionary(m => m.Id);
@@ -154,5 +78,6 @@ public sealed partial class KillUnderLoadTests(ITestOutputHelper output)
                 $"after {when}: {entry.Id} ({entry.Size} bytes) is listed but was never acknowledged and matches no message in flight " +
                 $"at a kill [{string.Join(", ", inFlight)}]: half-written or invented");
         }
+        return queue.Count - ledger.Acknowledged.Count;
     }
 }
