@@ -1,11 +1,16 @@
 using System.Net;
 using System.Net.Sockets;
 using EdgeMail.Smtp.Replies;
+using EdgeMail.Smtp.Security;
 using EdgeMail.Spool;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace EdgeMail.Smtp.Server;
+
+/// <summary>One address to listen on; <paramref name="ImplicitTls"/> for an RFC 8314 submissions-style port (465):
+/// TLS from the first byte, no STARTTLS.</summary>
+public readonly record struct ListenerEndpoint(IPEndPoint EndPoint, bool ImplicitTls = false);
 
 /// <summary>
 /// Accepts connections on every endpoint and runs one <see cref="SmtpSession"/> per connection, within the limits
@@ -13,7 +18,7 @@ namespace EdgeMail.Smtp.Server;
 /// </summary>
 public sealed class SmtpListener : IAsyncDisposable
 {
-    private readonly IReadOnlyList<IPEndPoint> _endpoints;
+    private readonly IReadOnlyList<ListenerEndpoint> _endpoints;
     private readonly SmtpServerOptions _options;
     private readonly MessageSpool _spool;
     private readonly ILogger _logger;
@@ -28,7 +33,14 @@ public sealed class SmtpListener : IAsyncDisposable
     private bool _stopped;
 
     public SmtpListener(IReadOnlyList<IPEndPoint> endpoints, SmtpServerOptions options, MessageSpool spool, ILogger? logger)
+        : this(endpoints.Select(e => new ListenerEndpoint(e)).ToArray(), options, spool, logger)
     {
+    }
+
+    public SmtpListener(IReadOnlyList<ListenerEndpoint> endpoints, SmtpServerOptions options, MessageSpool spool, ILogger? logger)
+    {
+        if (options.Certificate is null && endpoints.Any(e => e.ImplicitTls))
+            throw new ArgumentException("An implicit-TLS endpoint needs SmtpServerOptions.Certificate.", nameof(endpoints));
         _endpoints = endpoints;
         _options = options;
         _spool = spool;
@@ -50,7 +62,7 @@ public sealed class SmtpListener : IAsyncDisposable
         var bound = new List<IPEndPoint>(_endpoints.Count);
         try
         {
-            foreach (var endpoint in _endpoints)
+            foreach (var (endpoint, _) in _endpoints)
             {
                 var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
                 _listeners.Add(socket);
@@ -73,12 +85,16 @@ public sealed class SmtpListener : IAsyncDisposable
             _listeners.Clear();
             throw;
         }
-        foreach (var socket in _listeners)
-            _acceptLoops.Add(Task.Run(() => AcceptLoopAsync(socket)));
+        for (int i = 0; i < _listeners.Count; i++)
+        {
+            var socket = _listeners[i];
+            bool implicitTls = _endpoints[i].ImplicitTls;
+            _acceptLoops.Add(Task.Run(() => AcceptLoopAsync(socket, implicitTls)));
+        }
         return bound;
     }
 
-    private async Task AcceptLoopAsync(Socket listener)
+    private async Task AcceptLoopAsync(Socket listener, bool implicitTls)
     {
         while (!_stopping.IsCancellationRequested)
         {
@@ -95,11 +111,11 @@ public sealed class SmtpListener : IAsyncDisposable
             {
                 continue; // e.g. ECONNABORTED: the client gave up before we accepted
             }
-            Admit(client);
+            Admit(client, implicitTls);
         }
     }
 
-    private void Admit(Socket client)
+    private void Admit(Socket client, bool implicitTls)
     {
         IPEndPoint remote;
         try
@@ -128,14 +144,31 @@ public sealed class SmtpListener : IAsyncDisposable
                 id = ++_nextSession;
             }
         }
+        ConnectionLease? lease = null;
+        if (refusal is null && _options.Limits is { } limits && !limits.TryOpenConnection(address, out lease))
+        {
+            refusal = SmtpReplyKind.TooManyConnectionsFromAddress;
+            lock (_lock)
+            {
+                _total--;
+                if (_perClient.TryGetValue(address, out int mine) && mine > 1)
+                    _perClient[address] = mine - 1;
+                else
+                    _perClient.Remove(address);
+            }
+        }
         if (refusal is SmtpReplyKind kind)
         {
             SmtpLog.Refused(_logger, remote.ToString(), kind == SmtpReplyKind.ShuttingDown ? "shutting down" : "connection limit");
-            _ = RefuseAsync(client, kind);
+            // On an implicit-TLS port a clear-text 421 would only confuse the client's handshake: just close.
+            if (implicitTls)
+                client.Dispose();
+            else
+                _ = RefuseAsync(client, kind);
             return;
         }
         client.NoDelay = true;
-        var task = Task.Run(() => RunSessionAsync(client, remote, address, id));
+        var task = Task.Run(() => RunSessionAsync(client, remote, address, id, lease, implicitTls));
         lock (_lock)
         {
             if (!task.IsCompleted)
@@ -162,7 +195,7 @@ public sealed class SmtpListener : IAsyncDisposable
         }
     }
 
-    private async Task RunSessionAsync(Socket client, IPEndPoint remote, IPAddress address, long id)
+    private async Task RunSessionAsync(Socket client, IPEndPoint remote, IPAddress address, long id, ConnectionLease? lease, bool implicitTls)
     {
         int released = 0;
         // The place is given back as the connection closes (before the client can see the close), so a client
@@ -171,6 +204,7 @@ public sealed class SmtpListener : IAsyncDisposable
         {
             if (Interlocked.Exchange(ref released, 1) != 0)
                 return;
+            lease?.Dispose();
             lock (_lock)
             {
                 _total--;
@@ -183,7 +217,7 @@ public sealed class SmtpListener : IAsyncDisposable
         try
         {
             var stream = new SessionStream(client, Release);
-            var session = new SmtpSession(stream, remote, _options, _spool, _logger);
+            var session = new SmtpSession(stream, remote, _options, _spool, _logger, implicitTls);
             await session.RunAsync(_stopping.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)

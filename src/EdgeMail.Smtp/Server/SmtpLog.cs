@@ -29,6 +29,21 @@ internal static partial class SmtpLog
     [LoggerMessage(EventId = 107, Level = LogLevel.Error, Message = "session with {Client} failed: {Type}: {Error}")]
     public static partial void SessionFailed(ILogger logger, string client, string type, string error);
 
+    [LoggerMessage(EventId = 109, Level = LogLevel.Information, Message = "TLS with {Client}: {Protocol} {CipherSuite}")]
+    public static partial void TlsStarted(ILogger logger, string client, string protocol, string cipherSuite);
+
+    [LoggerMessage(EventId = 110, Level = LogLevel.Warning, Message = "TLS handshake with {Client} failed: {Type}: {Error}")]
+    public static partial void TlsFailed(ILogger logger, string client, string type, string error);
+
+    [LoggerMessage(EventId = 111, Level = LogLevel.Warning, Message = "discarded {Count} plaintext bytes {Client} pipelined after STARTTLS")]
+    public static partial void PlaintextDiscarded(ILogger logger, string client, int count);
+
+    [LoggerMessage(EventId = 112, Level = LogLevel.Information, Message = "authenticated {Client} as {User} ({Mechanism})")]
+    public static partial void AuthSucceeded(ILogger logger, string client, string user, string mechanism);
+
+    [LoggerMessage(EventId = 113, Level = LogLevel.Warning, Message = "authentication failed for {Client}: user={User} ({Mechanism})")]
+    public static partial void AuthFailed(ILogger logger, string client, string user, string mechanism);
+
     [LoggerMessage(EventId = 106, Level = LogLevel.Information, Message = "listening on {Endpoint}")]
     public static partial void Listening(ILogger logger, string endpoint);
 }

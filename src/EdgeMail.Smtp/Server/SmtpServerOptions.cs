@@ -1,5 +1,8 @@
 using System.Net;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
 using EdgeMail.Smtp.Replies;
+using EdgeMail.Smtp.Security;
 
 namespace EdgeMail.Smtp.Server;
 
@@ -32,6 +35,47 @@ public sealed class SmtpServerOptions
     public TimeSpan DataBlockTimeout { get; set; } = TimeSpan.FromMinutes(3);
     public TimeSpan DataTerminationTimeout { get; set; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>Per-RCPT policy hook; null accepts every syntactically valid recipient.</summary>
+    /// <summary>Per-RCPT policy hook; null accepts every syntactically valid recipient. Asked after
+    /// <see cref="Policy"/> has accepted the recipient.</summary>
     public RecipientPolicy? RecipientPolicy { get; set; }
+
+    /// <summary>Server certificate (with private key). Set: STARTTLS is offered on plain listeners and implicit-TLS
+    /// listeners can run. Null: no TLS at all (STARTTLS answers 502).</summary>
+    public X509Certificate2? Certificate
+    {
+        get => _certificate;
+        set
+        {
+            _certificate = value;
+            _tls = null;
+        }
+    }
+
+    /// <summary>How long a client may take over the TLS handshake (STARTTLS or implicit TLS).</summary>
+    public TimeSpan TlsHandshakeTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Users who may AUTH (RFC 4954). Null: AUTH is neither offered nor accepted (502).</summary>
+    public UserStore? Users { get; set; }
+
+    /// <summary>Who may relay and where plaintext AUTH is allowed. Null: every recipient is accepted (no relay
+    /// control: only for tests and a listener on loopback) and AUTH needs TLS.</summary>
+    public RelayPolicy? Policy { get; set; }
+
+    /// <summary>Connections per address (checked by the listener at accept) and messages per minute (at MAIL).
+    /// Null: only <see cref="MaxConnections"/> and <see cref="MaxConnectionsPerClient"/> apply.</summary>
+    public RateLimiter? Limits { get; set; }
+
+    /// <summary>Failed-AUTH delays and lockout per client address. Null: a default throttle private to these options.</summary>
+    public AuthThrottle? Throttle { get; set; }
+
+    private X509Certificate2? _certificate;
+    private SslServerAuthenticationOptions? _tls;
+    private AuthThrottle? _defaultThrottle;
+
+    /// <summary>Built once per certificate (the chain is built here, not on every handshake).</summary>
+    internal SslServerAuthenticationOptions? TlsOptions =>
+        _certificate is null ? null : _tls ??= TlsServerOptions.Create(_certificate);
+
+    internal AuthThrottle EffectiveThrottle =>
+        Throttle ?? LazyInitializer.EnsureInitialized(ref _defaultThrottle, static () => new AuthThrottle());
 }

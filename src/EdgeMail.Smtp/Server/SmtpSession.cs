@@ -1,6 +1,9 @@
 using System.Buffers;
 using System.Net;
+using System.Net.Security;
+using System.Security.Authentication;
 using EdgeMail.Smtp.Replies;
+using EdgeMail.Smtp.Security;
 using EdgeMail.Spool;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -32,6 +35,9 @@ public sealed class SmtpSession
     private readonly MessageSpool _spool;
     private readonly ILogger _logger;
     private readonly string _client;
+    // The client address as the limits and the relay policy see it (IPv4-mapped IPv6 folded to IPv4).
+    private readonly IPAddress _address;
+    private readonly bool _implicitTls;
 
     private byte[] _in = [];
     private int _start;
@@ -63,7 +69,18 @@ public sealed class SmtpSession
     private CancellationToken _shutdown;
 
     public SmtpSession(Stream transport, IPEndPoint remote, SmtpServerOptions o, MessageSpool spool, ILogger? logger)
+        : this(transport, remote, o, spool, logger, implicitTls: false)
     {
+    }
+
+    /// <param name="implicitTls">RFC 8314 §3.3 (port 465 style): the TLS handshake comes before the greeting;
+    /// needs <see cref="SmtpServerOptions.Certificate"/>.</param>
+    public SmtpSession(Stream transport, IPEndPoint remote, SmtpServerOptions o, MessageSpool spool, ILogger? logger, bool implicitTls)
+    {
+        if (implicitTls && o.Certificate is null)
+            throw new ArgumentException("An implicit-TLS session needs SmtpServerOptions.Certificate.", nameof(implicitTls));
+        _implicitTls = implicitTls;
+        _address = NetworkList.Normalize(remote.Address);
         _transport = transport;
         _remote = remote;
         _options = o;
@@ -93,6 +110,8 @@ public sealed class SmtpSession
         _skippingLongLine = false;
         IsTls = tls;
         ResetTransaction();
+        // RFC 3207 §4.2: nothing learned before the handshake survives it, an AUTH identity included.
+        AuthenticatedUser = null;
         _helo = "";
         _esmtp = false;
         _state = SmtpSessionState.Connected;
@@ -111,10 +130,20 @@ public sealed class SmtpSession
             "SMTPUTF8",                                                                          // RFC 6531
             "CHUNKING",                                                                          // RFC 3030
         };
+        // RFC 3207 §4: offered only while there is something to upgrade.
+        if (_options.Certificate is not null && !IsTls)
+            list.Add("STARTTLS");
+        // RFC 4954 §4 and §14: a password is never invited over plaintext, unless the client's network is one
+        // where plaintext AUTH was explicitly allowed (old appliances).
+        if (_options.Users is not null && AuthPermission == AuthPermission.Allowed)
+            list.Add("AUTH " + SaslExchange.Advertised);
         _ehloKeywords = list;
     }
 
     internal IReadOnlyList<string> EhloKeywords => _ehloKeywords;
+
+    private AuthPermission AuthPermission =>
+        _options.Policy?.MayAuthenticate(_address, IsTls) ?? (IsTls ? AuthPermission.Allowed : AuthPermission.EncryptionRequired);
 
     public async Task RunAsync(CancellationToken ct)
     {
@@ -125,6 +154,8 @@ public sealed class SmtpSession
         SmtpLog.Connect(_logger, _client);
         try
         {
+            if (_implicitTls && !await ImplicitTlsAsync().ConfigureAwait(false))
+                return;
             if (ct.IsCancellationRequested)
             {
                 Reply(SmtpReplyKind.ShuttingDown);
@@ -164,6 +195,117 @@ public sealed class SmtpSession
             _in = _out = [];
             _readTimer.Dispose();
             _writeTimer.Dispose();
+        }
+    }
+
+    /// <summary>RFC 8314 §3.3: the handshake before anything else; false (reason recorded) when it failed.</summary>
+    private async ValueTask<bool> ImplicitTlsAsync()
+    {
+        try
+        {
+            var ssl = await StartTls.HandshakeAsync(_transport, _options.TlsOptions!, _options.TlsHandshakeTimeout, _shutdown).ConfigureAwait(false);
+            _transport = ssl;
+            IsTls = true;
+            RebuildEhloKeywords();
+            SmtpLog.TlsStarted(_logger, _client, ssl.SslProtocol.ToString(), ssl.NegotiatedCipherSuite.ToString());
+            return true;
+        }
+        catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException or System.Net.Sockets.SocketException or ObjectDisposedException)
+        {
+            SmtpLog.TlsFailed(_logger, _client, e.GetType().Name, e.Message);
+            _disconnectReason = "TLS handshake failed";
+            return false;
+        }
+    }
+
+    /// <summary>RFC 3207 §4: 220, then the handshake on the raw transport. Bytes the client sent after the
+    /// STARTTLS line arrived in clear text where anyone on the path could have put them (CVE-2011-0411): they are
+    /// dropped, never executed as if they had come over TLS.</summary>
+    private async ValueTask StartTlsAsync(SslServerAuthenticationOptions tls)
+    {
+        Reply(SmtpReplyKind.ReadyToStartTls);
+        await FlushAsync().ConfigureAwait(false);
+        int dropped = StartTls.DiscardPipelinedPlaintext(ref _start, ref _end);
+        _skippingLongLine = false;
+        if (dropped > 0)
+            SmtpLog.PlaintextDiscarded(_logger, _client, dropped);
+        SslStream ssl;
+        try
+        {
+            ssl = await StartTls.HandshakeAsync(_transport, tls, _options.TlsHandshakeTimeout, _shutdown).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException or System.Net.Sockets.SocketException or ObjectDisposedException)
+        {
+            // The transport is in an unknown state (half a handshake): nothing more can be said on it.
+            SmtpLog.TlsFailed(_logger, _client, e.GetType().Name, e.Message);
+            _disconnectReason = "TLS handshake failed";
+            _close = true;
+            return;
+        }
+        ReplaceTransport(ssl, tls: true);
+        SmtpLog.TlsStarted(_logger, _client, ssl.SslProtocol.ToString(), ssl.NegotiatedCipherSuite.ToString());
+    }
+
+    /// <summary>The next line of an AUTH exchange (RFC 4954 §4); null when the session ended while waiting.</summary>
+    private async ValueTask<(int Start, int Length, bool TooLong)?> NextLineAsync()
+    {
+        while (true)
+        {
+            var line = TakeLine(out bool tooLong);
+            if (tooLong)
+                return (0, 0, true);
+            if (line.Length >= 0)
+                return (line.Start, line.Length, false);
+            if (!await FillAsync(_options.CommandTimeout).ConfigureAwait(false))
+            {
+                _close = true;
+                return null;
+            }
+        }
+    }
+
+    /// <summary>Runs an AUTH exchange from its first step to 235, 535 (after the throttle's delay) or 421.</summary>
+    private async ValueTask AuthAsync(SaslExchange exchange, AuthStep step)
+    {
+        while (step.Kind == AuthStepKind.Challenge)
+        {
+            Reply(SmtpReplyKind.AuthChallenge, step.Challenge);
+            if (await NextLineAsync().ConfigureAwait(false) is not var (start, length, tooLong))
+                return;
+            if (tooLong)
+            {
+                Reply(SmtpReplyKind.AuthLineTooLong);
+                return;
+            }
+            step = exchange.Continue(_in.AsSpan(start, length));
+        }
+        if (step.Kind == AuthStepKind.Failed)
+        {
+            Reply(step.Reply);
+            return;
+        }
+        using var credentials = step.Credentials!;
+        var throttle = _options.EffectiveThrottle;
+        // RFC 4616 §2: we let nobody act as someone else, so a foreign authorization identity fails like a bad password.
+        bool valid = credentials.AuthorizationIdentityAllowed && await _options.Users!.VerifyAsync(credentials, _shutdown).ConfigureAwait(false);
+        if (valid)
+        {
+            throttle.RecordSuccess(_address);
+            AuthenticatedUser = credentials.UserName;
+            SmtpLog.AuthSucceeded(_logger, _client, credentials.UserName, exchange.Mechanism.ToString());
+            Reply(SmtpReplyKind.AuthSucceeded);
+            return;
+        }
+        var verdict = throttle.RecordFailure(_address);
+        // The user name is logged (fail2ban needs it); the password never is.
+        SmtpLog.AuthFailed(_logger, _client, credentials.UserName, exchange.Mechanism.ToString());
+        await FlushAsync().ConfigureAwait(false);
+        await throttle.DelayAsync(verdict, _shutdown).ConfigureAwait(false);
+        Reply(verdict.Reply);
+        if (verdict.Disconnect)
+        {
+            _disconnectReason = "too many authentication failures";
+            _close = true;
         }
     }
 
@@ -414,9 +556,46 @@ public sealed class SmtpSession
                 Reply(SmtpReplyKind.Obsolete);
                 break;
             case SmtpVerb.StartTls:
-            case SmtpVerb.Auth:
-                Reply(SmtpReplyKind.NotImplemented);
+                if (_options.TlsOptions is not { } tls)
+                {
+                    Reply(SmtpReplyKind.NotImplemented);
+                    break;
+                }
+                if (StartTls.Check(IsTls, !SmtpCommandParser.Trim(argument).IsEmpty, tlsAvailable: true) is { } tlsRefusal)
+                {
+                    Reply(tlsRefusal);
+                    break;
+                }
+                await StartTlsAsync(tls).ConfigureAwait(false);
                 break;
+            case SmtpVerb.Auth:
+            {
+                if (_options.Users is null)
+                {
+                    Reply(SmtpReplyKind.NotImplemented);
+                    break;
+                }
+                // RFC 4954 §4: AUTH mechanism [initial-response]
+                var authArgument = SmtpCommandParser.Trim(argument);
+                int space = authArgument.IndexOf((byte)' ');
+                var mechanismName = space < 0 ? authArgument : authArgument[..space];
+                bool known = SaslExchange.TryParseMechanism(mechanismName, out var mechanism);
+                var throttle = _options.EffectiveThrottle;
+                if (AuthRules.Check(AuthenticatedUser is not null, _state > SmtpSessionState.Ready, AuthPermission, throttle.IsBlocked(_address), known) is { } authRefusal)
+                {
+                    Reply(authRefusal);
+                    if (authRefusal == SmtpReplyKind.AuthTooManyFailures)
+                    {
+                        _disconnectReason = "too many authentication failures";
+                        _close = true;
+                    }
+                    break;
+                }
+                var exchange = SaslExchange.Create(mechanism);
+                var first = exchange.Start(space < 0 ? default : SmtpCommandParser.Trim(authArgument[(space + 1)..]));
+                await AuthAsync(exchange, first).ConfigureAwait(false);
+                break;
+            }
             default:
                 Reply(SmtpReplyKind.UnknownCommand);
                 break;
@@ -491,6 +670,13 @@ public sealed class SmtpSession
                 return;
             }
         }
+        // Counted only for a MAIL we would otherwise accept: syntax errors cost the client no quota.
+        if (_options.Limits is { } limits && !limits.TryAcceptMessage(_address, AuthenticatedUser))
+        {
+            SmtpLog.Rejected(_logger, _client, sender, "message rate limit");
+            Reply(SmtpReplyKind.MessageRateExceeded);
+            return;
+        }
         _sender = sender;
         _body = parameters.Body;
         _smtpUtf8 = parameters.SmtpUtf8;
@@ -511,6 +697,17 @@ public sealed class SmtpSession
             Reply(SmtpReplyKind.TooManyRecipients);
             return;
         }
+        // No open relay (RFC 5321 §3.6.2): the one place the relay policy is asked, once per recipient.
+        if (_options.Policy is { } relay)
+        {
+            var decision = relay.Decide(_address, AuthenticatedUser, DomainOf(_sender), DomainOf(recipient));
+            if (RelayPolicy.ReplyFor(decision) is { } relayRefusal)
+            {
+                SmtpLog.RecipientRefused(_logger, _client, _sender, recipient, decision.ToString());
+                Reply(relayRefusal);
+                return;
+            }
+        }
         if (_options.RecipientPolicy is { } policy)
         {
             var decision = policy(new RecipientCheck(_remote, _helo, _sender, recipient, AuthenticatedUser, IsTls));
@@ -524,6 +721,12 @@ public sealed class SmtpSession
         _recipients.Add(recipient);
         _state = SmtpSessionState.Recipients;
         Reply(SmtpReplyKind.RecipientOk);
+    }
+
+    private static string DomainOf(string address)
+    {
+        int at = address.LastIndexOf('@');
+        return at < 0 ? "" : address[(at + 1)..];
     }
 
     private void ResetTransaction()
