@@ -32,6 +32,17 @@ public class SendmailOptionsTests
     public void Null_sender_is_written_as_angle_brackets()
         => Assert.Equal("", Parse("-f", "<>", "-t").Sender);
 
+    [Theory]
+    [InlineData("-ti")]
+    [InlineData("-it")]
+    public void Flags_without_a_value_can_share_one_dash(string flags)
+    {
+        var o = Parse(flags);
+        Assert.True(o.ExtractRecipients);
+        Assert.True(o.IgnoreDots);
+        Assert.Null(o.Error);
+    }
+
     [Fact]
     public void Full_name_joined_or_separate()
     {

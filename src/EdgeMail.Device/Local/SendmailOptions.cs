@@ -71,6 +71,13 @@ public sealed class SendmailOptions
                 o._recipients.Add(a);
                 continue;
             }
+            // getopt lets flags without a value share one dash: "-ti", "-it".
+            if (a.AsSpan(1).TrimStart("ti").IsEmpty)
+            {
+                o.ExtractRecipients |= a.Contains('t');
+                o.IgnoreDots |= a.Contains('i');
+                continue;
+            }
             var flag = a[1];
             var rest = a[2..];
             string? Value()
