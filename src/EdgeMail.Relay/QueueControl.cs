@@ -42,7 +42,20 @@ public static class QueueControl
             return new QueueControlResult(false, true, "unexpected reply from the daemon");
         }
 
-        using var spool = MessageSpool.Open(new SpoolOptions { Directory = dir });
+        try
+        {
+            using var spool = MessageSpool.Open(new SpoolOptions { Directory = dir });
+            return OnSpool(spool, command, id);
+        }
+        catch (SpoolException e)
+        {
+            // E.g. a daemon owns the spool but its socket does not answer: refuse rather than fight over the queue.
+            return new QueueControlResult(false, false, e.Message);
+        }
+    }
+
+    private static QueueControlResult OnSpool(MessageSpool spool, ControlCommand command, string? id)
+    {
         return command switch
         {
             ControlCommand.Flush => new QueueControlResult(true, false, "no daemon running; the queue is delivered when it starts"),

@@ -45,10 +45,18 @@ public sealed class RelayService : IAsyncDisposable
     private Task? _loop;
     private ControlServer? _control;
 
+    /// <summary>Throws <see cref="RelayConfigException"/> for a configuration it cannot run with (bad upstream URL or
+    /// route pattern, unsafe or malformed secrets file, bad DNS server) and <see cref="InvalidOperationException"/>
+    /// when the spool is owned by another process.</summary>
     public RelayService(RelayOptions options, MessageSpool spool, ILogger? logger = null, TimeProvider? time = null)
-        : this(options, new SpoolQueue(spool), null, null, logger, time, null)
+        : this(options, new SpoolQueue(OwnedSpool(spool)), null, null, logger, time, null)
     {
     }
+
+    // Two daemons on one spool would deliver everything twice (and the second would take over the control socket).
+    private static MessageSpool OwnedSpool(MessageSpool spool) => spool.IsReadOnly
+        ? throw new InvalidOperationException($"the spool {spool.Directory} is owned by another process")
+        : spool;
 
     internal RelayService(RelayOptions options, IRelayQueue queue, IRelayTransport? transport, ITargetResolver? resolver,
         ILogger? logger, TimeProvider? time, Random? random)

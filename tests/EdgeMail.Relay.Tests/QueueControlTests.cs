@@ -114,6 +114,21 @@ public sealed class QueueControlTests
     }
 
     [Fact]
+    public void A_relay_refuses_a_spool_that_another_process_owns()
+    {
+        var dir = Directory.CreateTempSubdirectory("edgemail-relay-").FullName;
+        try
+        {
+            using var owner = MessageSpool.Open(new SpoolOptions { Directory = dir, MinFreeBytes = 0 });
+            using var second = MessageSpool.Open(new SpoolOptions { Directory = dir, MinFreeBytes = 0 });
+            Assert.True(second.IsReadOnly);
+            var e = Assert.Throws<InvalidOperationException>(() => new RelayService(Unreachable(), second));
+            Assert.Contains("owned by another process", e.Message);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public async Task A_queue_ID_that_could_be_a_path_is_refused_before_anything_is_opened()
     {
         var result = await QueueControl.DeleteAsync("/nonexistent-spool", "../../etc/passwd");
