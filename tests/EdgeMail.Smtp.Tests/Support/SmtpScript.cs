@@ -31,7 +31,10 @@ public sealed class SmtpScript : IDisposable
     public MessageSpool Spool { get; }
     public ListLogger Log { get; } = new();
 
-    public SmtpSession NewSession(Stream transport) => new(transport, Client, Options, Spool, Log);
+    /// <summary>The client's address as the session sees it (relay policy, limits); <see cref="Client"/> unless a test says otherwise.</summary>
+    public IPEndPoint Remote { get; set; } = Client;
+
+    public SmtpSession NewSession(Stream transport) => new(transport, Remote, Options, Spool, Log);
 
     /// <summary>Runs <paramref name="script"/> and returns the server's reply lines.</summary>
     public async Task<IReadOnlyList<string>> RunAsync(string script, Feed feed, CancellationToken shutdown = default)
