@@ -65,7 +65,7 @@ public sealed class RelayService : IAsyncDisposable
         _queue = queue;
         _log = logger ?? NullLogger.Instance;
         _time = time ?? TimeProvider.System;
-        _random = random ?? new Random();
+        _random = random ?? Random.Shared; // thread-safe: rounds finish and MX lists shuffle concurrently
         _transport = transport ?? SmtpTransport.Instance;
         _routes = new RouteTable(options, RelaySecrets.Load(options.SecretsFile));
         _resolver = resolver ?? new MxResolver(options, _random);
