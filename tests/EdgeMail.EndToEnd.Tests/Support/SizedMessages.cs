@@ -32,8 +32,8 @@ public static class SizedMessages
 
     /// <summary>
     /// One mail transaction on an open session: MAIL (with SIZE= when <paramref name="declareSize"/>), RCPT,
-    /// DATA, the message, the final dot. Returns the MAIL reply when MAIL is refused, otherwise the reply to
-    /// the end of data. <paramref name="sending"/> runs just before the message bytes go out: from then on the
+    /// DATA, the message, the final dot. Returns the first refusal (MAIL, RCPT or DATA), otherwise the reply
+    /// to the end of data. <paramref name="sending"/> runs just before the message bytes go out: from then on the
     /// server may commit the message even if its reply never arrives.
     /// </summary>
     public static async Task<SmtpReply> SendAsync(RawSmtpClient client, byte[] message, bool declareSize = false,
@@ -42,9 +42,9 @@ public static class SizedMessages
         var mail = await client.CommandAsync($"MAIL FROM:<{sender}>{(declareSize ? $" SIZE={message.Length}" : "")}");
         if (mail.Code != 250) return mail;
         var rcpt = await client.CommandAsync("RCPT TO:<ops@example.test>");
-        if (rcpt.Code != 250) throw new IOException($"RCPT refused: {rcpt}");
+        if (rcpt.Code != 250) return rcpt;
         var data = await client.CommandAsync("DATA");
-        if (data.Code != 354) throw new IOException($"DATA refused: {data}");
+        if (data.Code != 354) return data;
         sending?.Invoke();
         // Several writes, so a kill can land in the middle of a message as well as between messages.
         for (var offset = 0; offset < message.Length; offset += 16 * 1024)

@@ -15,6 +15,15 @@ public sealed class TmpfsFactAttribute : FactAttribute
     }
 }
 
+/// <summary>A <see cref="TmpfsFactAttribute"/> that also needs chattr +i (root with CAP_LINUX_IMMUTABLE).</summary>
+public sealed class ImmutableTmpfsFactAttribute : FactAttribute
+{
+    public ImmutableTmpfsFactAttribute()
+    {
+        if (Tmpfs.WhyUnavailable(immutable: true) is { } why) Skip = why;
+    }
+}
+
 /// <summary>
 /// A size-limited tmpfs mounted for one test: a file system that really fills up (ENOSPC, statvfs
 /// reporting what is left) without touching the machine's disks. Dispose unmounts it lazily, so a
@@ -24,15 +33,18 @@ public sealed class Tmpfs : IDisposable
 {
     const string MountProgram = "/bin/mount";
     const string UmountProgram = "/bin/umount";
+    const string ChattrProgram = "/usr/bin/chattr";
     const int CapSysAdmin = 21; // linux/capability.h
+    const int CapLinuxImmutable = 9;
 
     public string Path { get; }
     bool _mounted;
 
     Tmpfs(string path) => Path = path;
 
-    /// <summary>Null when this process can mount a tmpfs; otherwise why not, for the skip reason.</summary>
-    public static string? WhyUnavailable()
+    /// <summary>Null when this process can mount a tmpfs and (with <paramref name="immutable"/>) set the
+    /// immutable attribute in it; otherwise why not, for the skip reason.</summary>
+    public static string? WhyUnavailable(bool immutable = false)
     {
         if (!OperatingSystem.IsLinux()) return "mounting a size-limited tmpfs needs Linux";
         if (!File.Exists(MountProgram) || !File.Exists(UmountProgram))
@@ -42,6 +54,10 @@ public sealed class Tmpfs : IDisposable
         if ((effective.Value & (1UL << CapSysAdmin)) == 0 || Environment.UserName != "root")
             return $"mounting a size-limited tmpfs needs root with CAP_SYS_ADMIN; running as {Environment.UserName} " +
                    $"with effective capabilities 0x{effective.Value:x}";
+        if (immutable && !File.Exists(ChattrProgram))
+            return $"setting the immutable attribute needs {ChattrProgram} (e2fsprogs)";
+        if (immutable && (effective.Value & (1UL << CapLinuxImmutable)) == 0)
+            return $"setting the immutable attribute needs CAP_LINUX_IMMUTABLE; effective capabilities 0x{effective.Value:x}";
         return null;
     }
 
@@ -63,6 +79,17 @@ public sealed class Tmpfs : IDisposable
         Assert.True(code == 0, $"mount -t tmpfs -o size={bytes} tmpfs {directory} failed (exit {code}): {text}");
         tmpfs._mounted = true;
         return tmpfs;
+    }
+
+    /// <summary>
+    /// Sets or clears the immutable attribute (chattr +i) on a directory: nothing can be created in it,
+    /// renamed into it or removed from it, not even by root. This is how a test makes one step of the
+    /// spool's write path fail on the real binary.
+    /// </summary>
+    public static void Immutable(string directory, bool on)
+    {
+        var (code, text) = Run(ChattrProgram, on ? "+i" : "-i", directory);
+        Assert.True(code == 0, $"chattr {(on ? "+i" : "-i")} {directory} failed (exit {code}): {text}");
     }
 
     /// <summary>What statvfs says an unprivileged writer may still use.</summary>
