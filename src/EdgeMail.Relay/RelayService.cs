@@ -427,7 +427,9 @@ public sealed class RelayService : IAsyncDisposable
         {
             if (!_lanes.TryGetValue(job.Route.Key, out lane!)) _lanes[job.Route.Key] = lane = new RouteLane(job.Route, job.Domain);
             lane.Jobs.Enqueue(job);
-            spawn = lane.Workers < Math.Max(1, _options.MaxConnectionsPerRoute) && lane.Workers < lane.Jobs.Count;
+            // A worker may be busy with an earlier job, so a new job gets a new worker while the route has room;
+            // one that finds the queue already drained simply ends.
+            spawn = lane.Workers < Math.Max(1, _options.MaxConnectionsPerRoute);
             if (spawn) lane.Workers++;
         }
         JobQueued?.Invoke(job.Entry.Id);
