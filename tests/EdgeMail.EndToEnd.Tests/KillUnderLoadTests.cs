@@ -8,7 +8,8 @@ namespace EdgeMail.EndToEnd.Tests;
 /// Issue 4, faults: kill -9 at random moments under load, many rounds in a row on one spool. Every
 /// message acknowledged with 250 is still queued after the restart, with its size; nothing half-written
 /// is listed; recovery never finds a committed file it cannot read.
-/// A failure names its seed: EDGEMAIL_FAULT_SEED=&lt;seed&gt; (see <see cref="KillRounds"/>) replays the same kill points and sizes.
+/// A failure names its seed: EDGEMAIL_FAULT_SEED=&lt;seed&gt; (see <see cref="KillRounds"/>) replays the same
+/// kill points and message sizes.
 /// </summary>
 public sealed partial class KillUnderLoadTests(ITestOutputHelper output)
 {
@@ -50,11 +51,11 @@ public sealed partial class KillUnderLoadTests(ITestOutputHelper output)
         }
 
         var summary = $"{Rounds} rounds of kill -9, {ledger.Acknowledged.Count} messages acknowledged and all still queued, " +
-                      $"{ledger.InFlight.Count} in flight at the kills ({committedWithoutReply} of them committed whole before the reply got out), {halfWrittenDiscarded} half-written files discarded by recovery (seed {seed})";
+                      $"{ledger.InFlight.Count} in flight at the kills ({committedWithoutReply} of them committed whole before the reply got out), " +
+                      $"{halfWrittenDiscarded} half-written files discarded by recovery (seed {seed})";
         output.WriteLine(summary);
         Assert.True(ledger.Acknowledged.Count >= Rounds, summary);
     }
-
 
     // Returns how many listed messages were never acknowledged (whole messages whose 250 the kill swallowed).
     static async Task<int> CheckQueueAsync(EdgeMailBinary binary, string spool, KillLedger ledger, string when)
