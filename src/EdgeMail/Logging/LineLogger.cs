@@ -1,5 +1,5 @@
+using System.Buffers;
 using System.Globalization;
-using System.Text;
 using Microsoft.Extensions.Logging;
 
 namespace EdgeMail.Logging;
@@ -37,30 +37,77 @@ public sealed class LogSink
 
     internal void Write(LogLevel level, string category, string message, Exception? exception)
     {
-        var line = new StringBuilder(128);
-        if (Journald)
-        {
-            line.Append('<').Append(SyslogPriority(level)).Append('>');
-        }
-        else
-        {
-            line.Append(_time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture))
-                .Append(' ').Append(LevelName(level)).Append(' ');
-        }
-        line.Append(category).Append(": ");
-        AppendOneLine(line, message);
-        if (exception is not null)
-        {
-            line.Append(" (").Append(exception.GetType().Name).Append(": ");
-            AppendOneLine(line, exception.Message);
-            line.Append(')');
-        }
-        line.Append('\n');
+        // Three lines per accepted message under load: the line is built in one char buffer the sink keeps (under
+        // the lock that already serialises the writes) instead of a StringBuilder, its chunks, a timestamp string
+        // and the final string per line. Only the formatted message itself is still allocated (by the caller).
         lock (_lock)
         {
-            _writer.Write(line.ToString());
+            _length = 0;
+            if (Journald)
+            {
+                Append('<');
+                Append((char)('0' + SyslogPriority(level)));
+                Append('>');
+            }
+            else
+            {
+                Span<char> stamp = stackalloc char[32];
+                _time.GetUtcNow().UtcDateTime.TryFormat(stamp, out int n, "yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+                Append(stamp[..n]);
+                Append(' ');
+                Append(LevelName(level));
+                Append(' ');
+            }
+            Append(category);
+            Append(": ");
+            AppendOneLine(message);
+            if (exception is not null)
+            {
+                Append(" (");
+                Append(exception.GetType().Name);
+                Append(": ");
+                AppendOneLine(exception.Message);
+                Append(')');
+            }
+            Append('\n');
+            _writer.Write(_line.AsSpan(0, _length));
             _writer.Flush();
+            // A rare huge line (a long recipient list) does not keep its buffer: memory stays bounded.
+            if (_line.Length > KeptLineBuffer)
+            {
+                ArrayPool<char>.Shared.Return(_line);
+                _line = new char[InitialLineBuffer];
+            }
         }
+    }
+
+    private const int InitialLineBuffer = 512;
+    private const int KeptLineBuffer = 4096;
+    private char[] _line = new char[InitialLineBuffer];
+    private int _length;
+
+    private void Append(char c)
+    {
+        if (_length == _line.Length)
+            Grow(1);
+        _line[_length++] = c;
+    }
+
+    private void Append(ReadOnlySpan<char> text)
+    {
+        if (_line.Length - _length < text.Length)
+            Grow(text.Length);
+        text.CopyTo(_line.AsSpan(_length));
+        _length += text.Length;
+    }
+
+    private void Grow(int more)
+    {
+        char[] bigger = ArrayPool<char>.Shared.Rent(Math.Max(_line.Length * 2, _length + more));
+        _line.AsSpan(0, _length).CopyTo(bigger);
+        if (_line.Length > InitialLineBuffer)
+            ArrayPool<char>.Shared.Return(_line);
+        _line = bigger;
     }
 
     // sd-daemon(3) / syslog(3) priorities.
@@ -83,14 +130,29 @@ public sealed class LogSink
         _ => "trace",
     };
 
-    private static void AppendOneLine(StringBuilder line, string text)
+    private void AppendOneLine(string text)
     {
-        foreach (char c in text)
+        // Runs of ordinary characters are copied whole; only control characters are escaped one by one.
+        ReadOnlySpan<char> rest = text;
+        Span<char> hex = stackalloc char[4];
+        while (!rest.IsEmpty)
         {
-            if (c == '\n') line.Append("\\n");
-            else if (c == '\r') line.Append("\\r");
-            else if (char.IsControl(c)) line.Append("\\x").Append(((int)c).ToString("x2", CultureInfo.InvariantCulture));
-            else line.Append(c);
+            int i = 0;
+            while (i < rest.Length && !char.IsControl(rest[i]))
+                i++;
+            Append(rest[..i]);
+            if (i == rest.Length)
+                return;
+            char c = rest[i];
+            if (c == '\n') Append("\\n");
+            else if (c == '\r') Append("\\r");
+            else
+            {
+                Append("\\x");
+                ((int)c).TryFormat(hex, out int n, "x2", CultureInfo.InvariantCulture);
+                Append(hex[..n]);
+            }
+            rest = rest[(i + 1)..];
         }
     }
 }
