@@ -46,6 +46,15 @@ public sealed class ConfigErrorTests
     }
 
     [Fact]
+    public void A_plain_section_written_as_a_list_of_tables_is_refused()
+    {
+        ConfigException e = ConfigText.Error("[[server]]\nmax_errors = 1\n");
+
+        Assert.Equal("[server]", e.Allowed);
+        Assert.Equal(1, e.Line);
+    }
+
+    [Fact]
     public void Unknown_keys_are_found_in_dotted_and_inline_forms_too()
     {
         Assert.Equal("server.hostnam", ConfigText.Error("server.hostnam = \"x\"\n").Key);

@@ -94,7 +94,34 @@ public sealed partial class ServeTests : IDisposable
     }
 
     [Fact]
-    public void Flags_override_the_file_and_server_keys_become_listener_options()
+    public void Listen_spool_and_relay_flags_replace_the_file_values()
+    {
+        string config = Path.Combine(_dir, "edgemail.toml");
+        File.WriteAllText(config, "[server]\nlisten = [\"0.0.0.0:25\"]\n[spool]\ndirectory = \"/var/spool/edgemail\"\n[relay]\nupstream = [\"smtp://a.example\"]\n");
+
+        var resolved = ServeCommand.ResolveConfig(Context,
+            Request(listen: ["127.0.0.1:0", "[::1]:0"], spool: "q", config: config, relay: ["smtps://b.example"]));
+
+        Assert.Equal(["127.0.0.1:0", "[::1]:0"], resolved.Server.Listen);
+        Assert.Equal(Path.Combine(_dir, "q"), resolved.Spool.Directory);
+        Assert.Equal([new Config.RelayUpstream(Config.RelaySecurity.ImplicitTls, "b.example", 465)], resolved.Relay.Upstreams());
+    }
+
+    [Fact]
+    public void Without_flags_the_file_values_stand()
+    {
+        string config = Path.Combine(_dir, "edgemail.toml");
+        File.WriteAllText(config, "[server]\nlisten = [\"0.0.0.0:25\"]\n[relay]\nupstream = [\"smtp://a.example\"]\n");
+
+        var resolved = ServeCommand.ResolveConfig(Context, new ServeCommand.Request(config, null, null, null, false));
+
+        Assert.Equal(["0.0.0.0:25"], resolved.Server.Listen);
+        Assert.Equal(Path.Combine(_dir, "spool"), resolved.Spool.Directory);
+        Assert.Equal("smtp://a.example:25", resolved.Relay.Upstreams()[0].ToString());
+    }
+
+    [Fact]
+    public void Server_keys_become_listener_options()
     {
         var config = Config.ConfigLoader.Parse("[server]\nhostname = \"mx.lan\"\nmax_message_size = \"1MiB\"\ndata_block_timeout = 7\nreject_bare_newlines = false\n", "t.toml", _dir);
         var options = ServeCommand.ToServerOptions(config.Server);

@@ -61,9 +61,7 @@ public static class ServeCommand
         IReadOnlyList<RelayUpstream> upstreams;
         try
         {
-            config = CommonOptions.LoadConfig(context, request.ConfigFile, request.Spool);
-            if (request.Listen is { Length: > 0 }) config.Server.Listen = [.. request.Listen];
-            if (request.Relay is { Length: > 0 }) config.Relay.Upstream = [.. request.Relay];
+            config = ResolveConfig(context, request);
             endPoints = config.Server.ListenEndPoints();
             upstreams = config.Relay.Upstreams();
         }
@@ -137,6 +135,16 @@ public static class ServeCommand
             log.LogInformation("stopped");
         }
         return ExitCodes.Ok;
+    }
+
+    /// <summary>The config file (or the embedded one) with the flags on top: a flag replaces the whole key.</summary>
+    /// <exception cref="ConfigException"/>
+    public static EdgeMailConfig ResolveConfig(CliContext context, Request request)
+    {
+        EdgeMailConfig config = CommonOptions.LoadConfig(context, request.ConfigFile, request.Spool);
+        if (request.Listen is { Length: > 0 }) config.Server.Listen = [.. request.Listen];
+        if (request.Relay is { Length: > 0 }) config.Relay.Upstream = [.. request.Relay];
+        return config;
     }
 
     public static SmtpServerOptions ToServerOptions(ServerConfig server) => new()
