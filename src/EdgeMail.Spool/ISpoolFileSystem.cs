@@ -101,7 +101,19 @@ public sealed class OsSpoolFileSystem : ISpoolFileSystem
         return names;
     }
 
-    public long GetFreeBytes(string path) => new DriveInfo(path).AvailableFreeSpace;
+    // The spool asks on every write (see MessageSpool.TryReserve) and always for the same folder: the DriveInfo is
+    // kept (its constructor normalises the path into new strings each time); AvailableFreeSpace still calls statvfs
+    // on every read, so the answer is as fresh as before.
+    private sealed record FreeSpaceProbe(string Path, DriveInfo Drive);
+    private volatile FreeSpaceProbe? _probe;
+
+    public long GetFreeBytes(string path)
+    {
+        FreeSpaceProbe? probe = _probe;
+        if (probe is null || !string.Equals(probe.Path, path, StringComparison.Ordinal))
+            _probe = probe = new FreeSpaceProbe(path, new DriveInfo(path));
+        return probe.Drive.AvailableFreeSpace;
+    }
 
     private static SafeFileHandle OpenWithMode(string path, FileMode mode)
     {

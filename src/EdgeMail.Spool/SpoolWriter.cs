@@ -1,4 +1,5 @@
 using System.IO.Hashing;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
 
@@ -54,6 +55,10 @@ public sealed class SpoolWriter : IAsyncDisposable
     /// <summary>Appends message bytes. Throws <see cref="SpoolException"/>
     /// (InsufficientStorage when the spool limit or free-space floor is crossed, IoError otherwise).
     /// After a failure the temporary file is already gone; later calls throw the same kind.</summary>
+    // Both run once or more per message and usually complete asynchronously (the write is queued to the thread
+    // pool): the pooling builder reuses their state machine boxes instead of allocating one per call. Callers
+    // await each ValueTask once, as ValueTask requires anyway.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
     {
         ThrowIfNotOpen();
@@ -90,6 +95,7 @@ public sealed class SpoolWriter : IAsyncDisposable
     /// <summary>Makes the message durable and visible in the queue. Returns only after
     /// fsync(file), rename into the queue and fsync(directory) have all succeeded; throws
     /// <see cref="SpoolException"/> otherwise, leaving nothing in the queue.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask CommitAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfNotOpen();
