@@ -20,9 +20,10 @@ public sealed class DuplexPipe
     private readonly Pipe _toServer = new(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
     private readonly Pipe _toClient = new(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
 
-    public DuplexPipe(Feed feed)
+    /// <param name="cutSeed">Seeds <see cref="Feed.Random"/>'s cuts; property tests vary it.</param>
+    public DuplexPipe(Feed feed, int cutSeed = 5321)
     {
-        Server = new ServerStream(_toServer.Reader, _toClient.Writer, feed);
+        Server = new ServerStream(_toServer.Reader, _toClient.Writer, feed, cutSeed);
     }
 
     /// <summary>The stream the session under test reads and writes.</summary>
@@ -86,10 +87,11 @@ public sealed class DuplexPipe
         private readonly PipeWriter _out;
         private readonly Feed _feed;
         private int _disposed;
-        private readonly Random _cuts = new(5321);
+        private readonly Random _cuts;
 
-        internal ServerStream(PipeReader input, PipeWriter output, Feed feed)
+        internal ServerStream(PipeReader input, PipeWriter output, Feed feed, int cutSeed)
         {
+            _cuts = new Random(cutSeed);
             _in = input;
             _out = output;
             _feed = feed;

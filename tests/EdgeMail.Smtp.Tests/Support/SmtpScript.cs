@@ -34,13 +34,16 @@ public sealed class SmtpScript : IDisposable
     /// <summary>The client's address as the session sees it (relay policy, limits); <see cref="Client"/> unless a test says otherwise.</summary>
     public IPEndPoint Remote { get; set; } = Client;
 
+    /// <summary>Where <see cref="Feed.Random"/> cuts the client's bytes (the same seed, the same cuts).</summary>
+    public int CutSeed { get; set; } = 5321;
+
     public SmtpSession NewSession(Stream transport) => new(transport, Remote, Options, Spool, Log);
 
     /// <summary>Runs <paramref name="script"/> and returns the server's reply lines.</summary>
     public async Task<IReadOnlyList<string>> RunAsync(string script, Feed feed, CancellationToken shutdown = default)
     {
         var (client, expected) = Parse(script);
-        var pipe = new DuplexPipe(feed);
+        var pipe = new DuplexPipe(feed, CutSeed);
         var session = NewSession(pipe.Server);
         await pipe.SendAsync(client);
         pipe.CloseClient();
