@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Security;
+using System.Runtime.CompilerServices;
 using System.Security.Authentication;
 using EdgeMail.Smtp.Replies;
 using EdgeMail.Smtp.Security;
@@ -399,6 +400,10 @@ public sealed class SmtpSession
 
     /// <summary>Flushes pending replies, then reads more input. False when the session must end (EOF, timeout,
     /// shutdown); the 421 for a timeout or shutdown has then been queued.</summary>
+    // The per-message ValueTask methods below suspend on nearly every call (a socket read, a spool write): the
+    // pooling builder reuses their state machine boxes instead of allocating one per await that does not
+    // complete at once. Each is awaited exactly once, right where it is called.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> FillAsync(TimeSpan timeout)
     {
         await FlushAsync().ConfigureAwait(false);
@@ -441,6 +446,7 @@ public sealed class SmtpSession
         return false;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask FlushAsync()
     {
         if (_outLength == 0)
@@ -471,6 +477,7 @@ public sealed class SmtpSession
             _errorsInARow = 0;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask HandleCommandAsync((int Start, int Length) at)
     {
         var line = _in.AsSpan(at.Start, at.Length);
@@ -747,6 +754,7 @@ public sealed class SmtpSession
 
     /// <summary>Creates the spool message for the current transaction and writes our Received: header into it.
     /// Null (with the reply queued) when the spool cannot take a message now.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<(SpoolWriter Writer, SpoolError? Failure)?> StartMessageAsync()
     {
         var envelope = new Envelope
@@ -786,6 +794,7 @@ public sealed class SmtpSession
         return (writer, failure);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask DataAsync()
     {
         if (await StartMessageAsync().ConfigureAwait(false) is not var (writer, failure))
@@ -805,6 +814,7 @@ public sealed class SmtpSession
 
     /// <summary>Judges a completely received message: refuse it (reply, abort) or commit it and only then answer
     /// 250 with its queue ID. Either way the transaction is over.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask FinishMessageAsync(SpoolWriter writer, DataOutcome outcome)
     {
         SmtpReplyKind verdict;
@@ -929,6 +939,7 @@ public sealed class SmtpSession
     /// <summary>Streams the message into <paramref name="writer"/> (null: discard) until &lt;CRLF&gt;.&lt;CRLF&gt;.
     /// Past the size limit, after a bare line ending (when those are rejected) or a spool error, the bytes are
     /// still read to the real end of data so the next command is found where the client put it.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<DataOutcome> ReceiveDataAsync(SpoolWriter? writer)
     {
         var decoder = new DataDecoder();
