@@ -248,6 +248,10 @@ internal static class SmtpCommandParser
         {
             if (local.Length < 2 || local[^1] != (byte)'"')
                 return false;
+            // RFC 5321 §4.1.2: qtextSMTP and quoted-pairSMTP are %d32-126 only; a TAB (the one control the line
+            // check lets through) would otherwise reach the envelope and our Received: header. Found by fuzzing.
+            if (local.IndexOfAnyExceptInRange((byte)0x20, (byte)0xFF) >= 0)
+                return false;
         }
         else
         {
@@ -261,7 +265,8 @@ internal static class SmtpCommandParser
                 return false;
         }
         if (domain[0] == (byte)'[')
-            return domain[^1] == (byte)']' && domain.Length > 2;
+            // RFC 5321 §4.1.3: an address literal is printable ASCII without spaces.
+            return domain[^1] == (byte)']' && domain.Length > 2 && domain.IndexOfAnyExceptInRange((byte)0x21, (byte)0x7E) < 0;
         foreach (byte b in domain)
         {
             bool ok = b >= 0x80 || (b >= (byte)'a' && b <= (byte)'z') || (b >= (byte)'A' && b <= (byte)'Z') ||

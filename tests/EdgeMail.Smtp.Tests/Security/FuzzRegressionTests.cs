@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using EdgeMail.Smtp.Security;
+using EdgeMail.Smtp.Server;
 
 namespace EdgeMail.Smtp.Tests.Security;
 
@@ -16,7 +17,7 @@ public class FuzzRegressionTests
     {
         var data = new TheoryData<string, string>();
         foreach (var kind in new[] { "regressions", "corpus" })
-            foreach (var target in SecurityFuzzTargets.Names)
+            foreach (var target in SecurityFuzzTargets.Names.Concat(SmtpFuzzTargets.Names))
             {
                 string dir = Path.Combine(FuzzDir(), kind, target);
                 if (!Directory.Exists(dir)) continue;
@@ -30,7 +31,8 @@ public class FuzzRegressionTests
     [MemberData(nameof(Inputs))]
     public void Checked_in_fuzz_inputs_are_handled_without_an_unexpected_exception(string target, string file)
     {
-        string outcome = SecurityFuzzTargets.Run(target, File.ReadAllBytes(Path.Combine(FuzzDir(), file)));
+        var input = File.ReadAllBytes(Path.Combine(FuzzDir(), file));
+        string outcome = SmtpFuzzTargets.Names.Contains(target) ? SmtpFuzzTargets.Run(target, input) : SecurityFuzzTargets.Run(target, input);
         Assert.False(string.IsNullOrEmpty(outcome));
     }
 

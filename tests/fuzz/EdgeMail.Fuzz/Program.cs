@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using EdgeMail.Fuzz;
 using EdgeMail.Smtp.Security;
+using EdgeMail.Smtp.Server;
 
 // A deterministic, self-contained fuzz driver (no instrumentation: NativeAOT and SharpFuzz do not mix).
 // It feeds mutated corpus inputs to pluggable targets, keeps inputs that produce a new outcome label
@@ -15,8 +16,8 @@ using EdgeMail.Smtp.Security;
 
 var targets = new Dictionary<string, Func<byte[], string>>(StringComparer.Ordinal);
 foreach (var name in SecurityFuzzTargets.Names) targets[name] = input => SecurityFuzzTargets.Run(name, input);
-// The SMTP command parser and DATA reader register here when the server session lands, e.g.
-//   targets["smtp-commands"] = input => SmtpFuzzTargets.Commands(input);
+// The command parser, the DATA decoder (differential: random cuts against one whole read) and a whole session.
+foreach (var name in SmtpFuzzTargets.Names) targets[name] = input => SmtpFuzzTargets.Run(name, input);
 
 int seconds = 30, timeoutMs = 2000, maxLen = 16384;
 int seed = Environment.TickCount;
