@@ -150,6 +150,7 @@ cmd_test() {
   dotnet test EdgeMail.sln -c Release -nologo --logger "console;verbosity=normal" 2>&1 | tee "$log" \
     | grep -E '^\s*(Failed|Passed!|Failed!|Skipped) |error|Assert|Expected|Actual|at EdgeMail' || true
   rc=${PIPESTATUS[0]}
+  tests/fuzz/run.sh 60 || rc=1
   # The one closing line CI reads: totals over every test project.
   awk '/^(Passed|Failed)! +- +Failed: /{ gsub(/,/,""); f+=$4; p+=$6; s+=$8 }
        END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
