@@ -110,7 +110,7 @@ publish() {
   fi
   # NativeAOT must be warning-free: any trim/AOT analysis warning fails the build.
   if grep -E 'warning IL[23][0-9]{3}' "$log" >&2; then die "publish $rid produced IL2xxx/IL3xxx warnings"; fi
-  rm -f "$out"/*.dbg
+  rm -f "$out"/*.dbg "$out"/*.pdb
   local size; size=$(stat -c %s "$out/edgemail")
   [ "$size" -le "$MAX_BINARY" ] || die "$rid binary is $size bytes, over the 10 MiB budget"
   say "$rid: $out/edgemail ($size bytes)"
