@@ -299,7 +299,9 @@ public sealed class SmtpSession
         }
         var verdict = throttle.RecordFailure(_address);
         // The user name is logged (fail2ban needs it); the password never is.
-        SmtpLog.AuthFailed(_logger, _client, credentials.UserName, exchange.Mechanism.ToString());
+        // A name that could never be a user (control characters, any length) is not written: no log injection.
+        string loggedName = UserStore.IsValidUserName(credentials.UserName) ? credentials.UserName : "(invalid name)";
+        SmtpLog.AuthFailed(_logger, _client, loggedName, exchange.Mechanism.ToString());
         await FlushAsync().ConfigureAwait(false);
         await throttle.DelayAsync(verdict, _shutdown).ConfigureAwait(false);
         Reply(verdict.Reply);

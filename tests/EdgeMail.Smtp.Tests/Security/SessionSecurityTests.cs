@@ -182,6 +182,26 @@ public sealed class SessionSecurityTests : IDisposable
     }
 
     [Fact]
+    public async Task A_failed_user_name_that_could_inject_a_log_line_is_not_logged()
+    {
+        using var smtp = new SmtpScript(o =>
+        {
+            o.Users = Users();
+            o.Policy = Policy("192.0.2.0/24");
+            o.Throttle = NoDelayThrottle();
+        });
+        await smtp.RunAsync($"""
+            S: 220 mx.test ESMTP EdgeMail
+            C: HELO client.test
+            S: 250 mx.test
+            C: AUTH PLAIN {Plain("x\r\nforged log line", "pw")}
+            S: 535 5.7.8 Authentication credentials invalid
+            """, Feed.Whole);
+        Assert.DoesNotContain(smtp.Log.Lines, l => l.Contains("forged", StringComparison.Ordinal));
+        Assert.Contains(smtp.Log.Lines, l => l.Contains("user=(invalid name)", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_blocked_address_is_refused_421_before_any_password_is_read()
     {
         var throttle = NoDelayThrottle(maxFailures: 1);
