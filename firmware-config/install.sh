@@ -127,7 +127,6 @@ fi
 
 install -m 0644 "$here/edgemail.service" "$R/etc/systemd/system/edgemail.service"
 say "installed $R/etc/systemd/system/edgemail.service"
-[ -f "$here/README-pi.md" ] && install -m 0644 "$here/README-pi.md" "$R/usr/local/share/doc/edgemail/README-pi.md"
 
 # The spool: owned by the daemon. maildrop/ takes messages from `sendmail` run by any local user
 # (sticky and write-only for others, like a mail drop box: nobody can list or remove others' drops).

@@ -4,7 +4,7 @@ namespace EdgeMail.Device.Leds;
 public sealed class LedConfig
 {
     public required LedRole Role { get; init; }
-    /// <summary>GPIO chip number: /dev/gpiochipN (0 on every Pi model up to 4; see README-pi for the Pi 5).</summary>
+    /// <summary>GPIO chip number: /dev/gpiochipN (0 on every Pi model up to 4; see the README, "Put it on a Raspberry Pi", for the Pi 5).</summary>
     public int Chip { get; init; }
     /// <summary>Line offset on that chip; on a Pi the BCM GPIO number.</summary>
     public required int Line { get; init; }
