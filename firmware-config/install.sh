@@ -127,6 +127,10 @@ fi
 
 install -m 0644 "$here/edgemail.service" "$R/etc/systemd/system/edgemail.service"
 say "installed $R/etc/systemd/system/edgemail.service"
+# The README (with the "Put it on a Raspberry Pi" guide) goes where the unit's Documentation= points.
+if [ -f "$here/../README.md" ]; then
+  install -m 0644 "$here/../README.md" "$R/usr/local/share/doc/edgemail/README.md"
+fi
 
 # The spool: owned by the daemon. maildrop/ takes messages from `sendmail` run by any local user
 # (sticky and write-only for others, like a mail drop box: nobody can list or remove others' drops).
