@@ -25,6 +25,11 @@ public static class Program
 
     public static int Run(CliContext context, string[] args)
     {
+        // sendmail's getopt-style flags (-ti, -fme@x, -oi) are not System.CommandLine's syntax: that verb
+        // (and mailq, its listing) parses its own command line.
+        if (args.Length > 0 && SendmailCommand.Handles(args[0]))
+            return SendmailCommand.RunAsync(context, args[0], args[1..]).GetAwaiter().GetResult();
+
         RootCommand root = BuildRoot(context);
         ParseResult result = root.Parse(args);
         if (result.Action is ParseErrorAction parseError)
@@ -59,7 +64,10 @@ public static class Program
             // One file per verb under Commands/; a new verb is one more line here.
             ServeCommand.Create(context, verbose),
             QueueCommand.Create(context, verbose),
+            AlertCommand.Create(context),
+            UserCommand.Create(context),
         };
+        foreach (Command entry in SendmailCommand.HelpEntries()) root.Add(entry);
         return root;
     }
 
@@ -80,8 +88,9 @@ public static class Personality
 {
     private static readonly (string Name, string[] Verb)[] Names =
     [
-        ("mailq", ["queue"]),
-        // ("sendmail", ["sendmail"]),  -- with the sendmail verb (issue 5)
+        // mailq prints Postfix's layout (MailQueueListing), which scripts parse; `edgemail queue` keeps its own.
+        ("mailq", ["mailq"]),
+        ("sendmail", ["sendmail"]),
     ];
 
     public static string[] Rewrite(string invokedAs, string[] args)

@@ -113,9 +113,10 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Fact]
-    public void Mailq_as_the_program_name_means_queue()
+    public void Mailq_and_sendmail_as_the_program_name_pick_those_verbs()
     {
-        Assert.Equal(["queue", "-v"], Personality.Rewrite("mailq", ["-v"]));
+        Assert.Equal(["mailq", "-v"], Personality.Rewrite("mailq", ["-v"]));
+        Assert.Equal(["sendmail", "-t"], Personality.Rewrite("sendmail", ["-t"]));
         Assert.Equal(["serve"], Personality.Rewrite("edgemail", ["serve"]));
     }
 }

@@ -12,6 +12,10 @@ public sealed class CliContext
     public required string CurrentDirectory { get; init; }
     public Func<string, string?> GetEnvironmentVariable { get; init; } = _ => null;
     public TimeProvider Time { get; init; } = TimeProvider.System;
+    /// <summary>Standard input as bytes (sendmail, alert and `user add` read it); empty unless given.</summary>
+    public Stream Input { get; init; } = Stream.Null;
+    /// <summary>True when standard input is a terminal: `user add` then asks for the password without echo.</summary>
+    public bool InputIsTerminal { get; init; }
 
     public static CliContext FromProcess() => new()
     {
@@ -19,6 +23,8 @@ public sealed class CliContext
         Error = Console.Error,
         CurrentDirectory = Environment.CurrentDirectory,
         GetEnvironmentVariable = Environment.GetEnvironmentVariable,
+        Input = Console.OpenStandardInput(),
+        InputIsTerminal = !Console.IsInputRedirected,
     };
 
     /// <summary>One line to stderr, prefixed with the program name (the form every Unix tool uses).</summary>

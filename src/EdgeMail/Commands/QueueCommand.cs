@@ -14,7 +14,7 @@ namespace EdgeMail.Commands;
 /// <summary>
 /// `edgemail queue`: what is waiting in the spool, like mailq. Reads the spool folder directly, so it
 /// works whether or not the daemon runs. The verbs that change the queue (flush, delete, hold, release)
-/// become subcommands of this one.
+/// are its subcommands (<see cref="QueueControlCommands"/>).
 /// </summary>
 public static class QueueCommand
 {
@@ -33,6 +33,7 @@ public static class QueueCommand
         };
         command.SetAction(result => Run(context,
             result.GetValue(config), result.GetValue(spool), result.GetValue(json), result.GetValue(verbose)));
+        QueueControlCommands.AddTo(command, context);
         return command;
     }
 

@@ -1,0 +1,127 @@
+using System.CommandLine;
+using EdgeMail.Cli;
+using EdgeMail.Config;
+using EdgeMail.Device.Local;
+using EdgeMail.Relay;
+using EdgeMail.Spool;
+
+namespace EdgeMail.Commands;
+
+/// <summary>
+/// `edgemail sendmail [flags] [recipients]`, and the binary run as `sendmail` or `mailq` through a symlink.
+/// sendmail's getopt-style command line (-ti, -fme@x, -oi, -odi) is not something System.CommandLine can
+/// parse, so Program hands these arguments here before its parser sees them and SendmailOptions parses
+/// them. The message goes into the spool's maildrop, so it needs no daemon: a running one imports it, a
+/// stopped one at its next start. Exit codes are sysexits.h's, which cron and scripts check.
+/// </summary>
+public static class SendmailCommand
+{
+    /// <summary>The names that take the sendmail command line (argv[0] or the first argument).</summary>
+    public static bool Handles(string name) => name is "sendmail" or "mailq";
+
+    /// <summary>Stand-ins for `edgemail --help`: the real parsing happens in <see cref="RunAsync"/>.</summary>
+    public static IEnumerable<Command> HelpEntries() =>
+    [
+        new Command("sendmail", "Queue a message from standard input, sendmail-compatible: -t, -f/-r ADDR, -F NAME, -i/-oi, -bp, -q; --spool/--config."),
+        new Command("mailq", "List the queue in the layout of Postfix's mailq (same as sendmail -bp)."),
+    ];
+
+    /// <param name="invokedAs">"sendmail" or "mailq" (mailq lists the queue).</param>
+    /// <param name="args">The arguments after the program name or verb.</param>
+    public static async Task<int> RunAsync(CliContext context, string invokedAs, IReadOnlyList<string> args,
+        CancellationToken cancellationToken = default)
+    {
+        SendmailOptions options = SendmailOptions.Parse(args, invokedAs);
+        if (options.Error is not null)
+            return Fail(context, invokedAs, options.Error, Sysexits.Usage);
+
+        EdgeMailConfig config;
+        try
+        {
+            config = CommonOptions.LoadConfig(context, options.ConfigFile, options.SpoolDirectory);
+        }
+        catch (ConfigException e)
+        {
+            return Fail(context, invokedAs, "config error: " + e.Message, Sysexits.Config);
+        }
+        string spool = config.Spool.Directory;
+
+        switch (options.Mode)
+        {
+            case SendmailMode.ListQueue:
+                return ListQueue(context, invokedAs, spool);
+            case SendmailMode.Flush:
+                return await FlushAsync(context, invokedAs, spool, cancellationToken);
+            case SendmailMode.Smtp:
+                // An SMTP dialogue on stdin/stdout would need the spool the daemon owns; scripts use -t instead.
+                return Fail(context, invokedAs, "-bs (SMTP on standard input) is not supported; pipe the message with -t or name the recipients", Sysexits.Usage);
+        }
+
+        SendmailDefaults defaults = Defaults(context, config);
+        SendmailResult result = await SendmailMessage.SendAsync(context.Input, options, defaults, spool, context.Time, cancellationToken);
+        if (!result.Ok)
+            return Fail(context, invokedAs, result.Error ?? "the message was not queued", result.ExitCode);
+        // sendmail is silent on success; the queue ID goes to stderr only with -v, which we ignore.
+        return Sysexits.Ok;
+    }
+
+    /// <summary>Who a message is from when neither -f nor a From: says: the calling user at this host, like
+    /// every sendmail. The host is [server] hostname, else the system's name.</summary>
+    internal static SendmailDefaults Defaults(CliContext context, EdgeMailConfig config)
+    {
+        string host = config.Server.Hostname.Length > 0 ? config.Server.Hostname : Environment.MachineName;
+        string user = context.GetEnvironmentVariable("USER") is { Length: > 0 } u ? u
+            : context.GetEnvironmentVariable("LOGNAME") is { Length: > 0 } l ? l
+            : Environment.UserName;
+        return new SendmailDefaults
+        {
+            Sender = user + "@" + host,
+            Domain = host,
+            HostName = host,
+            MaxMessageSize = config.Server.MaxMessageSize.Bytes,
+        };
+    }
+
+    private static int ListQueue(CliContext context, string invokedAs, string spool)
+    {
+        if (!Directory.Exists(spool))
+            return Fail(context, invokedAs, $"no spool folder at {spool}", ExitCodes.NoInput);
+        IReadOnlyList<QueueEntry> entries;
+        try
+        {
+            // Reads the files without opening the spool: no lock, so it works beside a running daemon.
+            entries = MessageSpool.ReadQueue(spool);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or SpoolException)
+        {
+            return Fail(context, invokedAs, $"cannot read the spool folder {spool}: {e.Message}", Sysexits.IoErr);
+        }
+        MailQueueListing.Write(entries, context.Out);
+        context.Out.Flush();
+        return Sysexits.Ok;
+    }
+
+    private static async Task<int> FlushAsync(CliContext context, string invokedAs, string spool, CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(spool))
+            return Fail(context, invokedAs, $"no spool folder at {spool}", ExitCodes.NoInput);
+        QueueControlResult result;
+        try
+        {
+            result = await QueueControl.FlushAsync(spool, cancellationToken);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException
+                                      or OperationCanceledException)
+        {
+            return Fail(context, invokedAs, $"cannot reach the queue in {spool}: {e.Message}", Sysexits.TempFail);
+        }
+        return result.Ok ? Sysexits.Ok : Fail(context, invokedAs, result.Message, Sysexits.TempFail);
+    }
+
+    private static int Fail(CliContext context, string invokedAs, string message, int code)
+    {
+        context.Error.WriteLine($"{invokedAs}: {message}");
+        context.Error.Flush();
+        return code;
+    }
+}
