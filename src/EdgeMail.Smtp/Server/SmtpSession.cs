@@ -707,7 +707,9 @@ public sealed class SmtpSession
             return;
         }
         // No open relay (RFC 5321 §3.6.2): the one place the relay policy is asked, once per recipient.
-        if (_options.Policy is { } relay)
+        // A bare "postmaster" (the parser allows no other address without a domain) is ours by definition: RFC 5321
+        // §4.5.1 says it must be accepted from anyone.
+        if (_options.Policy is { } relay && recipient.Contains('@'))
         {
             var decision = relay.Decide(_address, AuthenticatedUser, DomainOf(_sender), DomainOf(recipient));
             if (RelayPolicy.ReplyFor(decision) is { } relayRefusal)

@@ -290,6 +290,8 @@ public sealed class SessionSecurityTests : IDisposable
             S: 554 5.7.1 Relay access denied
             C: RCPT TO:<postmaster@mx.test>
             S: 250 2.1.5 Recipient ok
+            C: RCPT TO:<postmaster>
+            S: 250 2.1.5 Recipient ok
             C: QUIT
             S: 221 2.0.0 Bye
             """, feed);
