@@ -10,6 +10,11 @@
 #   3. big         BIG_SESSIONS concurrent messages of BIG_SIZE bytes: peak RSS.
 #   4. postfix     Debian's Postfix as the yardstick: a private instance (own config, queue and data directories)
 #                  on a free loopback port, relaying everything to smtp-sink; the same load, probe and load.py.
+#   5. relay       (issue 3) end to end: the same smtp-source load (no probe), every message relayed to smtp-sink;
+#                  timed from smtp-source's start until the server's queue folders are empty and smtp-sink has
+#                  counted every message (bench/drain.py polls both). First the Postfix instance of pass 4, once
+#                  it has drained pass 4's load; then EdgeMail with `--relay smtp://127.0.0.1:PORT` on a fresh
+#                  spool, with its peak RSS while accepting and relaying.
 # Results go into BENCHMARKS.md, newest run first. The script installs nothing; it checks its tools and stops
 # every process it started, whatever happens.
 set -euo pipefail
@@ -26,6 +31,7 @@ SESSIONS=${BENCH_SESSIONS:-20}
 SIZE=${BENCH_SIZE:-5120}
 BIG_SESSIONS=${BENCH_BIG_SESSIONS:-20}
 BIG_SIZE=${BENCH_BIG_SIZE:-10485760}
+DRAIN_TIMEOUT=${BENCH_DRAIN_TIMEOUT:-600}    # seconds pass 5 waits for a queue to empty before it gives up
 REPORT=${BENCH_REPORT:-$ROOT/BENCHMARKS.md}
 RUN_ID=$(date -u +%Y%m%dT%H%M%SZ)
 WORK=$ROOT/artifacts/bench/$RUN_ID
@@ -82,12 +88,14 @@ stop_pid() {
 
 # start_edgemail DIR [WRAPPER...]: serve on a free port with its spool in DIR/spool; sets EM_PID (the process we
 # started: edgemail itself, or the wrapper) and EM_PORT. Start-up is awaited on the "listening on" line, read
-# from a FIFO: no polling.
+# from a FIFO: no polling. EM_ARGS (an array, normally empty) adds serve options, e.g. --relay.
+EM_ARGS=()
 start_edgemail() {
   local dir=$1; shift
   mkdir -p "$dir"
   mkfifo "$dir/stdout"
-  "$@" "$BIN" serve --listen 127.0.0.1:0 --spool "$dir/spool" --config "$WORK/edgemail.toml" >"$dir/stdout" 2>"$dir/stderr" &
+  "$@" "$BIN" serve --listen 127.0.0.1:0 --spool "$dir/spool" --config "$WORK/edgemail.toml" ${EM_ARGS[@]+"${EM_ARGS[@]}"} \
+    >"$dir/stdout" 2>"$dir/stderr" &
   EM_PID=$!
   STARTED+=("$EM_PID")
   exec {EM_FD}<"$dir/stdout"
@@ -107,7 +115,8 @@ server_pid() {
 vm_hwm_kib() { awk '/^VmHWM:/{print $2}' "/proc/$1/status"; }
 write_bytes() { awk '/^write_bytes:/{print $2}' "/proc/$1/io"; }
 
-# load PORT DIR COUNT SESSIONS LENGTH [probe]: smtp-source against PORT; sets LOAD_SECONDS. With "probe", the
+# load PORT DIR COUNT SESSIONS LENGTH [probe]: smtp-source against PORT; sets LOAD_T0 (its start, date +%s.%N) and
+# LOAD_SECONDS. With "probe", the
 # latency probe runs for as long as smtp-source does and leaves DIR/latency.json.
 load() {
   local port=$1 dir=$2 count=$3 sessions=$4 length=$5 probe=${6:-} t0 t1 src probe_pid=""
@@ -128,6 +137,49 @@ load() {
   [ -n "$probe_pid" ] && stop_pid "$probe_pid"
   [ "$rc" -eq 0 ] || { cat "$dir/smtp-source.log" >&2; die "smtp-source failed (exit $rc) against port $port"; }
   LOAD_SECONDS=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')
+  LOAD_T0=$t0
+}
+
+# start_drain OUT EXPECT SINK_LOG PID QUEUE_DIR...: bench/drain.py in the background (DRAIN_PID), until SINK_LOG's
+# smtp-sink has counted EXPECT messages and the QUEUE_DIRs are empty; PID's VmHWM goes into OUT ("" = none).
+start_drain() {
+  local out=$1 expect=$2 sink_log=$3 pid=$4 q queues=(); shift 4
+  for q in "$@"; do queues+=(--queue "$q"); done
+  "$PY" "$ROOT/bench/drain.py" "${queues[@]}" --sink-log "$sink_log" --expect "$expect" ${pid:+--pid "$pid"} \
+    --timeout "$DRAIN_TIMEOUT" --out "$out" 2>"$out.log" &
+  DRAIN_PID=$!
+  STARTED+=("$DRAIN_PID")
+}
+# finish_drain OUT: waits for drain.py; sets DRAINED (1 = drained, 0 = it gave up: no progress or --timeout, a
+# result for the report, not a failure of the script) and DRAINED_AT (wall clock, comparable with LOAD_T0).
+finish_drain() {
+  local out=$1 rc=0
+  wait "$DRAIN_PID" || rc=$?
+  forget "$DRAIN_PID"
+  case $rc in
+    0) DRAINED=1 ;;
+    3) DRAINED=0; say "$(cat "$out.log")" ;;
+    *) cat "$out.log" >&2; die "bench/drain.py failed (exit $rc)" ;;
+  esac
+  DRAINED_AT=$(json_field "$out" drained_at)
+}
+json_field() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+
+# relay_result OUT EXPECT BASE ACCEPT_SECONDS: after finish_drain, the report's cell for one server (RELAY_CELL)
+# and its messages/s end to end (RELAY_MPS; 0 when the queue did not drain).
+relay_result() {
+  local out=$1 expect=$2 base=$3 accept=$4 counted seconds
+  counted=$(( $(json_field "$out" messages) - base ))
+  seconds=$(awk -v a="$LOAD_T0" -v b="$DRAINED_AT" 'BEGIN{printf "%.3f", b-a}')
+  if [ "$DRAINED" -eq 1 ]; then
+    RELAY_MPS=$(awk -v n="$expect" -v s="$seconds" 'BEGIN{printf "%.0f", n/s}')
+    RELAY_CELL="$RELAY_MPS msg/s ($seconds s; accepted in $accept s)"
+    # More than sent: something was delivered twice (or a bounce went upstream); the rate stands, the note says so.
+    [ "$counted" -eq "$expect" ] || RELAY_CELL+="; smtp-sink counted $counted"
+  else
+    RELAY_MPS=0
+    RELAY_CELL="**did not drain**: smtp-sink counted $counted of $expect, $(json_field "$out" queued) still queued after $seconds s"
+  fi
 }
 
 # latency_load PORT DIR: bench/load.py with the smtp-source load's shape; leaves DIR/load.json.
@@ -209,8 +261,9 @@ mkdir -p "$PF/etc" "$PF/queue" "$PF/data"
 chown postfix "$PF/data"    # the master's lock and the daemons' caches; post-install sets up the queue itself
 SINK_PORT=$(free_port)
 PF_PORT=$(free_port)
-# smtp-sink drops root after binding (-u); 256 is its listen backlog.
-/usr/sbin/smtp-sink -u postfix "127.0.0.1:$SINK_PORT" 256 >"$PF/smtp-sink.log" 2>&1 &
+# smtp-sink drops root after binding (-u); 256 is its listen backlog; -c keeps a message counter on its stdout
+# (pass 5 reads it).
+/usr/sbin/smtp-sink -c -u postfix "127.0.0.1:$SINK_PORT" 256 >"$PF/smtp-sink.log" 2>&1 &
 STARTED+=("$!")
 cat >"$PF/etc/main.cf" <<EOF
 # Private benchmark instance: own config, queue and data directories; loopback only; relays all to smtp-sink.
@@ -269,20 +322,63 @@ PF_MASTER=$(awk '{print $1}' "$PF/queue/pid/master.pid")
 load "$PF_PORT" "$PF" "$MESSAGES" "$SESSIONS" "$SIZE" probe
 PF_SECONDS=$LOAD_SECONDS
 latency_load "$PF_PORT" "$PF"
-/usr/sbin/postfix -c "$PF/etc" stop >/dev/null 2>&1 || true
-timeout 60 tail --pid="$PF_MASTER" -f /dev/null || /usr/sbin/postfix -c "$PF/etc" abort >/dev/null 2>&1 || true
-POSTFIX_DIR=""
 PF_MPS=$(awk -v n="$MESSAGES" -v s="$PF_SECONDS" 'BEGIN{printf "%.0f", n/s}')
 RATIO=$(awk -v a="$EM_MPS" -v b="$PF_MPS" 'BEGIN{printf "%.2f", a/b}')
 say "Postfix: $PF_MPS msg/s; EdgeMail/Postfix = $RATIO"
 
-# ---- 5. relay (issue 3) ---------------------------------------------------------------------------------------
-# Reserved: accept the same load with upstream = smtp-sink and time until `edgemail queue --json` is empty; the
-# same for the Postfix instance above (its queue drained to smtp-sink). Adds a row to the report below.
+# ---- 5. relay (issue 3): accepted and relayed to smtp-sink until the queue is empty ---------------------------
+# Postfix's queue folders (deferred/ is hashed, hence drain.py walks them); maildrop/ is where postdrop would put
+# local submissions: none here, counted for completeness.
+PF_QUEUES=("$PF/queue/maildrop" "$PF/queue/incoming" "$PF/queue/active" "$PF/queue/deferred" "$PF/queue/hold")
+# Let the instance finish relaying pass 4's messages (smtp-source's, the probe's, load.py's) so pass 5 starts from
+# an empty queue and its own count at the sink is known. Every one of them was acknowledged, so it is in a queue
+# folder (cleanup writes it before smtpd's 250) until the sink has counted it: an empty queue is enough here.
+start_drain "$PF/drain-before.json" 0 "$PF/smtp-sink.log" "" "${PF_QUEUES[@]}"
+finish_drain "$PF/drain-before.json"
+[ "$DRAINED" -eq 1 ] || die "Postfix did not relay pass 4's messages (log: $PF/postfix.log)"
+PF_BASE=$(json_field "$PF/drain-before.json" messages)
+
+say "pass 5: relay end to end, $SESSIONS sessions × $MESSAGES messages → smtp-sink, until the queue is empty"
+D5P=$PF/relay
+mkdir -p "$D5P"
+start_drain "$D5P/drain.json" $((PF_BASE + MESSAGES)) "$PF/smtp-sink.log" "" "${PF_QUEUES[@]}"
+load "$PF_PORT" "$D5P" "$MESSAGES" "$SESSIONS" "$SIZE"
+finish_drain "$D5P/drain.json"
+relay_result "$D5P/drain.json" "$MESSAGES" "$PF_BASE" "$LOAD_SECONDS"
+PF_RELAY_MPS=$RELAY_MPS PF_RELAY_CELL=$RELAY_CELL
+/usr/sbin/postfix -c "$PF/etc" stop >/dev/null 2>&1 || true
+timeout 60 tail --pid="$PF_MASTER" -f /dev/null || /usr/sbin/postfix -c "$PF/etc" abort >/dev/null 2>&1 || true
+POSTFIX_DIR=""
+say "Postfix relay: $PF_RELAY_CELL"
+
+# EdgeMail: its own smtp-sink (a fresh counter), plain smtp:// (STARTTLS only when offered; smtp-sink offers none).
+D5=$WORK/edgemail-relay
+mkdir -p "$D5"
+RELAY_SINK_PORT=$(free_port)
+/usr/sbin/smtp-sink -c -u postfix "127.0.0.1:$RELAY_SINK_PORT" 256 >"$D5/smtp-sink.log" 2>&1 &
+STARTED+=("$!")
+EM_ARGS=(--relay "smtp://127.0.0.1:$RELAY_SINK_PORT")
+start_edgemail "$D5"
+EM_ARGS=()
+PID5=$(server_pid "$EM_PID")
+# Only SPOOL/queue: a message stays there until every recipient has a final outcome (hold/ is for held
+# messages, none here; tmp/ holds messages not yet acknowledged).
+start_drain "$D5/drain.json" "$MESSAGES" "$D5/smtp-sink.log" "$PID5" "$D5/spool/queue"
+load "$EM_PORT" "$D5" "$MESSAGES" "$SESSIONS" "$SIZE"
+finish_drain "$D5/drain.json"
+relay_result "$D5/drain.json" "$MESSAGES" 0 "$LOAD_SECONDS"
+EM_RELAY_MPS=$RELAY_MPS EM_RELAY_CELL=$RELAY_CELL
+EM_RELAY_RSS=$(json_field "$D5/drain.json" peak_rss_kib)
+stop_pid "$EM_PID"; exec {EM_FD}<&-
+# The cross-check by the CLI: a drained queue lists nothing.
+EM_LEFT=$(queued_count "$D5/spool")
+[ "$DRAINED" -eq 0 ] || [ "$EM_LEFT" -eq 0 ] || die "EdgeMail's queue lists $EM_LEFT messages after its queue/ folder emptied"
+RELAY_RATIO=$(awk -v a="$EM_RELAY_MPS" -v b="$PF_RELAY_MPS" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "n/a" }')
+say "EdgeMail relay: $EM_RELAY_CELL, peak RSS $(mib "$EM_RELAY_RSS") MiB; EdgeMail/Postfix = $RELAY_RATIO"
 
 cleanup
 # The spools are filler (the counts were checked above); logs, strace and latency data stay in $WORK.
-rm -rf "$D1/spool" "$D2/spool" "$PF/queue"
+rm -rf "$D1/spool" "$D2/spool" "$D5/spool" "$PF/queue"
 
 # ---- report ---------------------------------------------------------------------------------------------------
 size_of() { [ -e "$1" ] && stat -c %s "$1" || echo ""; }
@@ -317,6 +413,8 @@ spool on $DISK_DEV ($DISK_FS, rotational=$ROTA). Load: smtp-source -s $SESSIONS 
 | Peak RSS, $BIG_SESSIONS concurrent × $((BIG_SIZE / 1048576)) MiB | $(mib "$BIG_RSS") MiB ($BIG_SECONDS s) | — | ≤ 48 MiB | $(check "$BIG_RSS" "<=" $((48 * 1024))) |
 | fsync-family calls per message (strace pass) | $FSYNC_PM ($SYNCS calls) | — | — | |
 | Bytes written to disk per message (/proc/PID/io) | $EM_WPM B ($EM_WRITTEN_FOR messages) | — | — | |
+| Relay end to end: accepted and relayed to smtp-sink until the queue is empty, $SESSIONS sessions × $MESSAGES × $SIZE B | $EM_RELAY_CELL | $PF_RELAY_CELL | ≥ Postfix: ratio **$RELAY_RATIO** | $([ "$RELAY_RATIO" = n/a ] && echo "**no**" || check "$RELAY_RATIO" ">=" 1) |
+| Peak RSS (VmHWM) while accepting and relaying | $(mib "$EM_RELAY_RSS") MiB | — | — | |
 | Binary size | $SIZES | — | ≤ 10 MiB each | $(check "$(size_of "$BIN")" "<=" $((10 * 1024 * 1024))) |
 
 EOF
