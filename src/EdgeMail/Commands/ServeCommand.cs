@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using EdgeMail.Cli;
 using EdgeMail.Config;
+using EdgeMail.Hosting;
 using EdgeMail.Logging;
 using EdgeMail.Smtp.Server;
 using EdgeMail.Spool;
@@ -19,7 +20,7 @@ namespace EdgeMail.Commands;
 public static class ServeCommand
 {
     /// <summary>How long sessions in progress get to finish after SIGTERM (systemd waits 90 s by default).</summary>
-    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(30);
+    internal static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(30);
 
     public static Command Create(CliContext context, Option<bool> verbose)
     {
@@ -38,32 +39,68 @@ public static class ServeCommand
         };
         CommonOptions.ValidateEach(relay, s => RelayUpstream.TryParse(s, out _), RelayUpstream.Allowed);
 
-        var command = new Command("serve", "Run the SMTP server: accept mail on the listen addresses into the durable spool.")
+        Option<string> dns = new("--dns")
         {
-            config, listen, spool, relay,
+            Description = "DNS server for MX delivery, IP[:PORT]; replaces [relay] dns_server.",
+            HelpName = "HOST:PORT",
+        };
+        dns.Validators.Add(r =>
+        {
+            if (r.Tokens.Count > 0 && RelayConfig.CheckDnsServer(r.Tokens[0].Value) is { } error)
+                r.AddError($"--dns: {error} (allowed: {RelayConfig.DnsAllowed})");
+        });
+        Option<int?> mxPort = new("--mx-port")
+        {
+            Description = "Port for direct MX delivery instead of 25 (lab networks); replaces [relay] mx_port.",
+            HelpName = "N",
+        };
+        mxPort.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is { } n && n is < 1 or > 65535) r.AddError("--mx-port: must be from 1 to 65535");
+        });
+        Option<string> users = new("--users")
+        {
+            Description = "Users file for SMTP AUTH (made with `edgemail user add`); replaces [auth] users_file.",
+            HelpName = "FILE",
+        };
+        Option<string[]> allowNet = new("--allow-net")
+        {
+            Description = "Network allowed to relay, ADDRESS/BITS (repeatable); replaces [policy] allowed_networks.",
+            HelpName = "CIDR",
+        };
+        CommonOptions.ValidateEach(allowNet, PolicyConfig.CheckCidr, "a network \"ADDRESS/BITS\" or a single address");
+
+        var command = new Command("serve", "Run the SMTP server: accept mail on the listen addresses into the durable spool and relay it.")
+        {
+            config, listen, spool, relay, dns, mxPort, users, allowNet,
         };
         command.SetAction((result, _) => RunAsync(context, new Request(
             result.GetValue(config),
             result.GetValue(listen),
             result.GetValue(spool),
             result.GetValue(relay),
-            Verbose: result.GetValue(verbose))));
+            Verbose: result.GetValue(verbose),
+            Dns: result.GetValue(dns),
+            MxPort: result.GetValue(mxPort),
+            Users: result.GetValue(users),
+            AllowNet: result.GetValue(allowNet))));
         return command;
     }
 
-    public sealed record Request(string? ConfigFile, string[]? Listen, string? Spool, string[]? Relay, bool Verbose);
+    public sealed record Request(string? ConfigFile, string[]? Listen, string? Spool, string[]? Relay, bool Verbose,
+        string? Dns = null, int? MxPort = null, string? Users = null, string[]? AllowNet = null);
 
     /// <summary>Everything after parsing; <paramref name="stop"/> stands in for the signals in tests.</summary>
     public static async Task<int> RunAsync(CliContext context, Request request, Task? stop = null)
     {
         EdgeMailConfig config;
-        IReadOnlyList<IPEndPoint> endPoints;
-        IReadOnlyList<RelayUpstream> upstreams;
         try
         {
             config = ResolveConfig(context, request);
-            endPoints = config.Server.ListenEndPoints();
-            upstreams = config.Relay.Upstreams();
+            // Everything the file and flags say is checked before anything is opened.
+            _ = Composition.Endpoints(config);
+            _ = config.Relay.Upstreams();
+            _ = config.Relay.RouteList();
         }
         catch (ConfigException e)
         {
@@ -75,66 +112,7 @@ public static class ServeCommand
             request.Verbose ? LogLevel.Debug : config.Log.MinimumLevel(),
             LogSink.IsJournald(context.GetEnvironmentVariable("JOURNAL_STREAM")),
             context.Time);
-        ILogger log = sink.CreateLogger("edgemail");
-        // The relay issue consumes these; until then they are only checked and reported.
-        if (upstreams.Count > 0)
-            log.LogInformation("relay upstreams: {Upstreams}", string.Join(", ", upstreams));
-
-        MessageSpool messageSpool;
-        try
-        {
-            messageSpool = MessageSpool.Open(new SpoolOptions
-            {
-                Directory = config.Spool.Directory,
-                MaxSpoolBytes = config.Spool.MaxSize.Bytes,
-                MinFreeBytes = config.Spool.MinFree.Bytes,
-            }, sink.CreateLogger("spool"));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or SpoolException)
-        {
-            context.Fail($"cannot open the spool folder {config.Spool.Directory}: {e.Message}");
-            return ExitCodes.CantCreate;
-        }
-
-        // MessageSpool.Open logs its own recovery report (one line: recovered, removed, moved to corrupt/).
-        using (messageSpool)
-        {
-
-            SmtpServerOptions options = ToServerOptions(config.Server);
-            await using var listener = new SmtpListener(endPoints, options, messageSpool, sink.CreateLogger("smtpd"));
-            IReadOnlyList<IPEndPoint> bound;
-            try
-            {
-                bound = listener.Start();
-            }
-            catch (SocketException e)
-            {
-                context.Fail($"cannot listen on {string.Join(", ", endPoints.Select(ListenAddress.Format))}: {e.Message}");
-                return ExitCodes.OsError;
-            }
-
-            // The one stdout contract: a line per bound endpoint, flushed, before anything else is
-            // printed there. Tests and scripts wait for it instead of sleeping.
-            foreach (IPEndPoint endPoint in bound)
-                context.Out.WriteLine("listening on " + ListenAddress.Format(endPoint));
-            context.Out.Flush();
-            log.LogInformation("EdgeMail {Version} ready as {Host}, spool {Spool}",
-                VersionText(), options.HostName, config.Spool.Directory);
-
-            string why = await (stop is null ? WaitForSignalAsync() : stop.ContinueWith(_ => "stop requested", TaskScheduler.Default));
-            log.LogInformation("{Why}: stopping", why);
-            using var grace = new CancellationTokenSource(StopGrace);
-            try
-            {
-                await listener.StopAsync(grace.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                log.LogWarning("sessions still open after {Seconds} s were cut off", (int)StopGrace.TotalSeconds);
-            }
-            log.LogInformation("stopped");
-        }
-        return ExitCodes.Ok;
+        return await new Daemon(context, config, sink).RunAsync(stop).ConfigureAwait(false);
     }
 
     /// <summary>The config file (or the embedded one) with the flags on top: a flag replaces the whole key.</summary>
@@ -144,6 +122,10 @@ public static class ServeCommand
         EdgeMailConfig config = CommonOptions.LoadConfig(context, request.ConfigFile, request.Spool);
         if (request.Listen is { Length: > 0 }) config.Server.Listen = [.. request.Listen];
         if (request.Relay is { Length: > 0 }) config.Relay.Upstream = [.. request.Relay];
+        if (request.Dns is { } dns) config.Relay.DnsServer = dns;
+        if (request.MxPort is { } mxPort) config.Relay.MxPort = mxPort;
+        if (request.Users is { } users) config.Auth.UsersFile = Path.GetFullPath(users, context.CurrentDirectory);
+        if (request.AllowNet is { Length: > 0 }) config.Policy.AllowedNetworks = [.. request.AllowNet];
         return config;
     }
 
@@ -162,14 +144,14 @@ public static class ServeCommand
         DataTerminationTimeout = TimeSpan.FromSeconds(server.DataTerminationTimeout),
     };
 
-    private static string SystemHostName()
+    internal static string SystemHostName()
     {
         // gethostname(2), no DNS: start-up must not hang on a Pi whose resolver is not up yet.
         string name = Dns.GetHostName();
         return ServerConfig.CheckHostname(name) is null && name.Length > 0 ? name : "localhost";
     }
 
-    private static Task<string> WaitForSignalAsync()
+    internal static Task<string> WaitForSignalAsync()
     {
         var stopped = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         // Kept alive by the closure until the process ends; Cancel = true replaces the default

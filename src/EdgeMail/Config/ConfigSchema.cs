@@ -19,6 +19,10 @@ public static class ConfigSchema
         ServerConfig.Schema,
         SpoolConfig.Schema,
         RelayConfig.Schema,
+        TlsConfig.Schema,
+        AuthConfig.Schema,
+        PolicyConfig.Schema,
+        LimitsConfig.Schema,
         LogConfig.Schema,
     ];
 

@@ -9,6 +9,10 @@ public sealed class EdgeMailConfig
     public ServerConfig Server { get; set; } = new();
     public SpoolConfig Spool { get; set; } = new();
     public RelayConfig Relay { get; set; } = new();
+    public TlsConfig Tls { get; set; } = new();
+    public AuthConfig Auth { get; set; } = new();
+    public PolicyConfig Policy { get; set; } = new();
+    public LimitsConfig Limits { get; set; } = new();
     public LogConfig Log { get; set; } = new();
 }
 

@@ -1,14 +1,49 @@
+using System.Globalization;
+using System.Net;
+
 namespace EdgeMail.Config;
 
-/// <summary>[relay] — where queued mail goes. Only the upstream list exists yet; the relay issue adds routes,
-/// retries and credentials here.</summary>
+/// <summary>[relay] — where queued mail goes, how often it is retried and with which credentials.</summary>
 public sealed class RelayConfig
 {
     public List<string> Upstream { get; set; } = [];
+    /// <summary>"PATTERN [URL ...]" per line, first match wins; no URL = direct MX delivery for that pattern.</summary>
+    public List<string> Routes { get; set; } = [];
+    public int FirstRetry { get; set; } = 300;
+    public int BackoffFactor { get; set; } = 2;
+    public int MaxRetry { get; set; } = 4200;
+    public int MaxQueueLifetime { get; set; } = 432_000;
+    public int DelayWarning { get; set; }
+    public int MaxConnections { get; set; } = 4;
+    public int MaxConnectionsPerRoute { get; set; } = 2;
+    public string DnsServer { get; set; } = "";
+    public int MxPort { get; set; } = 25;
+    public string HeloName { get; set; } = "";
+    public string SecretsFile { get; set; } = "";
+    public string CaFile { get; set; } = "";
+    public string PinnedSha256 { get; set; } = "";
+
+    public const string RouteAllowed =
+        "\"PATTERN [URL ...]\": PATTERN is *, *.DOMAIN or DOMAIN; each URL as in upstream; no URL = direct MX delivery";
+    public const string DnsAllowed = "an IP address with an optional port: \"192.168.1.1\", \"127.0.0.1:5353\", \"[::1]:53\"";
 
     public static ConfigSection Schema { get; } = new("relay",
     [
         new("upstream", ConfigValueType.ListOf(ConfigValueType.Text(s => RelayUpstream.TryParse(s, out _), RelayUpstream.Allowed))),
+        new("routes", ConfigValueType.ListOf(ConfigValueType.Text(CheckRoute, RouteAllowed))),
+        new("first_retry", ConfigValueType.Seconds(1, 86_400)),
+        new("backoff_factor", ConfigValueType.Integer(1, 10)),
+        new("max_retry", ConfigValueType.Seconds(1, 7 * 86_400)),
+        new("max_queue_lifetime", ConfigValueType.Seconds(60, 60 * 86_400)),
+        new("delay_warning", ConfigValueType.Seconds(0, 60 * 86_400)),
+        new("max_connections", ConfigValueType.Integer(1, 1000)),
+        new("max_connections_per_route", ConfigValueType.Integer(1, 1000)),
+        new("dns_server", ConfigValueType.Text(s => s.Length == 0 ? null : CheckDnsServer(s), DnsAllowed + ", or \"\" for the system's resolvers")),
+        new("mx_port", ConfigValueType.Integer(1, 65535)),
+        new("helo_name", ConfigValueType.Text(ServerConfig.CheckHostname, "a host name, or \"\" for [server] hostname")),
+        new("secrets_file", ConfigValueType.Text(_ => null, "a path to an owner-only (chmod 600) file, or \"\" for none")),
+        new("ca_file", ConfigValueType.Text(_ => null, "a path to a PEM file, or \"\" for the system's CAs")),
+        new("pinned_sha256", ConfigValueType.Text(CheckFingerprint, "64 hex digits (colons allowed), or \"\"")),
     ]);
 
     /// <summary>The upstreams in failover order (already validated by the schema or the CLI).</summary>
@@ -23,4 +58,44 @@ public sealed class RelayConfig
         }
         return upstreams;
     }
+
+    /// <summary>The routes as (pattern, upstream URLs), in order.</summary>
+    public IReadOnlyList<(string Pattern, IReadOnlyList<string> Urls)> RouteList()
+    {
+        var routes = new List<(string, IReadOnlyList<string>)>();
+        foreach (string text in Routes)
+        {
+            if (CheckRoute(text) is { } error) throw new ConfigException("relay.routes", error, RouteAllowed);
+            string[] parts = text.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            routes.Add((parts[0], parts[1..]));
+        }
+        return routes;
+    }
+
+    internal static string? CheckRoute(string text)
+    {
+        string[] parts = text.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length == 0) return "the route is empty";
+        string pattern = parts[0];
+        string rest = pattern.StartsWith("*.", StringComparison.Ordinal) ? pattern[2..] : pattern;
+        if (pattern != "*" && (rest.Length == 0 || rest.Contains('*') || ServerConfig.CheckHostname(rest) is not null))
+            return $"\"{pattern}\" is not *, *.DOMAIN or DOMAIN";
+        foreach (string url in parts.AsSpan(1))
+            if (RelayUpstream.TryParse(url, out _) is { } error) return error;
+        return null;
+    }
+
+    public static string? CheckDnsServer(string text)
+    {
+        if (IPEndPoint.TryParse(text, out IPEndPoint? endPoint) && endPoint.Port is >= 0 and <= 65535) return null;
+        return $"\"{text}\" is not an IP address with an optional port";
+    }
+
+    internal static string? CheckFingerprint(string text)
+    {
+        string hex = text.Replace(":", "", StringComparison.Ordinal);
+        return hex.Length == 0 || (hex.Length == 64 && hex.All(char.IsAsciiHexDigit)) ? null : $"\"{text}\" is not a SHA-256 fingerprint";
+    }
+
+    internal static string FormatPort(int port) => port.ToString(CultureInfo.InvariantCulture);
 }

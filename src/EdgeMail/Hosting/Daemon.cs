@@ -1,0 +1,187 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using EdgeMail.Cli;
+using EdgeMail.Commands;
+using EdgeMail.Config;
+using EdgeMail.Device;
+using EdgeMail.Device.Leds;
+using EdgeMail.Logging;
+using EdgeMail.Relay;
+using EdgeMail.Smtp.Security;
+using EdgeMail.Smtp.Server;
+using EdgeMail.Spool;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeMail.Hosting;
+
+/// <summary>
+/// The running daemon, started in dependency order and stopped in reverse:
+/// spool → server options (certificate, users, policy, limits) → listeners → relay (+ control socket) →
+/// device (LEDs, sensors, alerts) → spool watch (LED state, maildrop) → status socket → "listening on" → READY=1.
+/// Every step that can fail for a reason the operator can fix exits with its sysexits code before the
+/// "listening on" lines, so a supervisor never sees a half-started daemon as ready.
+/// </summary>
+internal sealed class Daemon(CliContext context, EdgeMailConfig config, LogSink sink)
+{
+    private readonly ILogger _log = sink.CreateLogger("edgemail");
+
+    public async Task<int> RunAsync(Task? stop)
+    {
+        MessageSpool spool;
+        try
+        {
+            spool = MessageSpool.Open(new SpoolOptions
+            {
+                Directory = config.Spool.Directory,
+                MaxSpoolBytes = config.Spool.MaxSize.Bytes,
+                MinFreeBytes = config.Spool.MinFree.Bytes,
+            }, sink.CreateLogger("spool"));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or SpoolException)
+        {
+            context.Fail($"cannot open the spool folder {config.Spool.Directory}: {e.Message}");
+            return ExitCodes.CantCreate;
+        }
+
+        using (spool)
+        {
+            // Two daemons on one spool would deliver everything twice; the spool's lock says who was first.
+            if (spool.IsReadOnly)
+            {
+                context.Fail($"another edgemail serve already runs on the spool folder {config.Spool.Directory}; stop it first or use another --spool");
+                return ExitCodes.CantCreate;
+            }
+            return await RunOnAsync(spool, stop).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<int> RunOnAsync(MessageSpool spool, Task? stop)
+    {
+        DateTimeOffset started = context.Time.GetUtcNow();
+        SmtpServerOptions options = ServeCommand.ToServerOptions(config.Server);
+        IReadOnlyList<ListenerEndpoint> endpoints = Composition.Endpoints(config);
+        try
+        {
+            Composition.ApplySecurity(config, options, sink.CreateLogger("users"));
+            if (config.Tls.Starttls || config.Tls.ImplicitListen.Count > 0)
+            {
+                string stateDirectory = config.Tls.StateDirectory.Length > 0
+                    ? Path.GetFullPath(config.Tls.StateDirectory, context.CurrentDirectory)
+                    : config.Spool.Directory;
+                ServerCertificate certificate = ServerCertificateProvider.Resolve(
+                    config.Tls.Certificate.Length > 0 ? Path.GetFullPath(config.Tls.Certificate, context.CurrentDirectory) : null,
+                    config.Tls.Key.Length > 0 ? Path.GetFullPath(config.Tls.Key, context.CurrentDirectory) : null,
+                    stateDirectory, options.HostName, context.Time, sink.CreateLogger("tls"));
+                options.Certificate = certificate.Certificate;
+            }
+        }
+        catch (UsersFileException e)
+        {
+            context.Fail($"config error: auth.users_file {config.Auth.UsersFile}" + (e.Line > 0 ? $" line {e.Line}" : "") + $": {e.Message}");
+            return ExitCodes.Config;
+        }
+        catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException)
+        {
+            context.Fail($"config error: tls: {e.Message}");
+            return ExitCodes.Config;
+        }
+
+        RelayService relay;
+        try
+        {
+            relay = new RelayService(Composition.Relay(config, options.HostName), spool, sink.CreateLogger("relay"), context.Time);
+        }
+        catch (RelayConfigException e)
+        {
+            context.Fail("config error: relay: " + e.Message);
+            return ExitCodes.Config;
+        }
+        catch (InvalidOperationException e)
+        {
+            context.Fail(e.Message);
+            return ExitCodes.CantCreate;
+        }
+
+        await using (relay)
+        await using (var listener = new SmtpListener(endpoints, options, spool, sink.CreateLogger("smtpd")))
+        {
+            IReadOnlyList<IPEndPoint> bound;
+            try
+            {
+                bound = listener.Start();
+            }
+            catch (SocketException e)
+            {
+                context.Fail($"cannot listen on {string.Join(", ", endpoints.Select(p => ListenAddress.Format(p.EndPoint)))}: {e.Message}");
+                return ExitCodes.OsError;
+            }
+            await relay.StartAsync().ConfigureAwait(false);
+
+            var state = new DeviceState();
+            DeviceHost device = DeviceHost.Start(new DeviceOptions(), spool, state, context.Time, sink.CreateLogger("device"));
+            var watch = new SpoolWatch(spool, state, sink.CreateLogger("maildrop"), context.Time);
+            StatusServer? status = null;
+            try
+            {
+            watch.Start();
+            string[] upstreams = [.. config.Relay.Upstream];
+            StatusReport Report()
+            {
+                var report = new StatusReport
+                {
+                    Daemon = true,
+                    Pid = Environment.ProcessId,
+                    Version = ServeCommand.VersionText(),
+                    Started = started,
+                    UptimeSeconds = (long)(context.Time.GetUtcNow() - started).TotalSeconds,
+                    Spool = config.Spool.Directory,
+                };
+                StatusReports.FillQueue(report, spool.List(), upstreams, context.Time.GetUtcNow());
+                StatusReports.FillDevice(report, device.Status());
+                return report;
+            }
+            status = new StatusServer(config.Spool.Directory, Report, _log);
+
+            // The one stdout contract: a line per bound endpoint, flushed, before anything else is
+            // printed there. Tests and scripts wait for it instead of sleeping.
+            for (int i = 0; i < bound.Count; i++)
+                context.Out.WriteLine("listening on " + ListenAddress.Format(bound[i]) + (i < endpoints.Count && endpoints[i].ImplicitTls ? " (tls)" : ""));
+            context.Out.Flush();
+            _log.LogInformation("EdgeMail {Version} ready as {Host}, spool {Spool}, relay {Relay}",
+                ServeCommand.VersionText(), options.HostName, config.Spool.Directory, upstreams.Length > 0 ? string.Join(", ", upstreams) : "direct MX");
+            SystemdNotify.Ready();
+            using var watchdogStop = new CancellationTokenSource();
+            Task watchdog = SystemdNotify.RunWatchdogAsync(() => true, watchdogStop.Token);
+
+            string why = await (stop is null
+                ? ServeCommand.WaitForSignalAsync()
+                : stop.ContinueWith(_ => "stop requested", TaskScheduler.Default)).ConfigureAwait(false);
+            SystemdNotify.Stopping();
+            _log.LogInformation("{Why}: stopping", why);
+            await watchdogStop.CancelAsync().ConfigureAwait(false);
+            await watchdog.ConfigureAwait(false);
+            }
+            finally
+            {
+                // Reverse order: the status socket, the watch and the device first; then (below) the relay
+                // finishes its rounds and the listener lets sessions in progress finish.
+                if (status is not null) await status.DisposeAsync().ConfigureAwait(false);
+                await watch.DisposeAsync().ConfigureAwait(false);
+                await device.DisposeAsync().ConfigureAwait(false);
+            }
+            using var grace = new CancellationTokenSource(ServeCommand.StopGrace);
+            try
+            {
+                await relay.StopAsync(grace.Token).ConfigureAwait(false);
+                await listener.StopAsync(grace.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                _log.LogWarning("deliveries or sessions still open after {Seconds} s were cut off", (int)ServeCommand.StopGrace.TotalSeconds);
+            }
+            _log.LogInformation("stopped");
+        }
+        return ExitCodes.Ok;
+    }
+}
