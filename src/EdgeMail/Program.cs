@@ -64,6 +64,7 @@ public static class Program
             // One file per verb under Commands/; a new verb is one more line here.
             ServeCommand.Create(context, verbose),
             QueueCommand.Create(context, verbose),
+            StatusCommand.Create(context, verbose),
             AlertCommand.Create(context),
             UserCommand.Create(context),
         };
