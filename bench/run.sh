@@ -198,11 +198,25 @@ queued_count() { "$BIN" queue --spool "$1" --json | "$PY" -c 'import json,sys; p
 latency() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); v=d[sys.argv[2]]; print("n/a" if v is None else (f"{v:.2f}" if isinstance(v,float) else v))' "$1" "$2"; }
 mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
 
+# Passes 1-3 measure accepting into the spool, so the relay must stay idle: serve relays whatever it queues, and
+# with no upstream it would look up bench.test's MX and bounce or defer (writing retry records: more fsyncs,
+# messages leaving the queue the passes count). Its upstream is a "parked" port instead: a socket that listens
+# and never accepts, so the kernel completes the relay's few connections (2 per route by default) and the client
+# waits for a 220 greeting that never comes, for far longer than these passes last (RFC 5321 §4.5.3.2: 5 minutes)
+# and with nothing written. Pass 5 replaces it with --relay to smtp-sink.
+PARKED_PORT=$(free_port)
+"$PY" -c 'import signal, socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64); signal.pause()' "$PARKED_PORT" &
+STARTED+=("$!")
+
 # EdgeMail's config for the benchmark: 20 load sessions and the probe all come from 127.0.0.1.
 cat >"$WORK/edgemail.toml" <<EOF
 [server]
 max_connections = 200
 max_connections_per_client = 200
+
+[relay]
+upstream = ["smtp://127.0.0.1:$PARKED_PORT"]
 EOF
 
 # ---- 1. throughput, latency, RSS, disk writes -----------------------------------------------------------
