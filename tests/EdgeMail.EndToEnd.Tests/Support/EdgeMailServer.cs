@@ -32,6 +32,9 @@ public sealed partial class EdgeMailServer : IAsyncDisposable
     public int ProcessId => _process.Id;
     public bool HasExited => _process.HasExited;
 
+    /// <summary>Each line the server logs, as it arrives (after it is added to <see cref="Log"/>).</summary>
+    public event Action<string>? LogLine;
+
     /// <summary>What the server has written to stderr so far (its log).</summary>
     public string Log { get { lock (_stderr) return _stderr.ToString(); } }
 
@@ -55,7 +58,9 @@ public sealed partial class EdgeMailServer : IAsyncDisposable
         };
         _process.ErrorDataReceived += (_, e) =>
         {
-            if (e.Data is not null) lock (_stderr) _stderr.AppendLine(e.Data);
+            if (e.Data is null) return;
+            lock (_stderr) _stderr.AppendLine(e.Data);
+            LogLine?.Invoke(e.Data);
         };
         _process.Exited += (_, _) =>
             _listening.TrySetException(new InvalidOperationException($"edgemail exited with code {_process.ExitCode} before listening"));
