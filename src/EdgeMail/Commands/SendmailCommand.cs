@@ -31,6 +31,12 @@ public static class SendmailCommand
     public static async Task<int> RunAsync(CliContext context, string invokedAs, IReadOnlyList<string> args,
         CancellationToken cancellationToken = default)
     {
+        if (args.Count == 1 && args[0] == "--help")
+        {
+            context.Out.WriteLine(Usage(invokedAs));
+            context.Out.Flush();
+            return Sysexits.Ok;
+        }
         SendmailOptions options = SendmailOptions.Parse(args, invokedAs);
         if (options.Error is not null)
             return Fail(context, invokedAs, options.Error, Sysexits.Usage);
@@ -117,6 +123,20 @@ public static class SendmailCommand
         }
         return result.Ok ? Sysexits.Ok : Fail(context, invokedAs, result.Message, Sysexits.TempFail);
     }
+
+    private static string Usage(string name) => name == "mailq"
+        ? "Usage: mailq [--spool DIR] [--config FILE]\n  Lists the queue in the layout of Postfix's mailq."
+        : $"""
+           Usage: {name} [flags] [recipient...] < message
+             -t              also send to the To:, Cc: and Bcc: addresses of the message (Bcc: is removed)
+             -f ADDR, -r ADDR envelope sender ("<>" for none); default: $USER@ the [server] hostname
+             -F NAME         full name for the From: header added when the message has none
+             -i, -oi         a line with a single "." does not end the message
+             -bp             list the queue (as mailq); -q: ask the daemon to retry the queue now
+             --spool DIR, --config FILE   as for the other edgemail verbs
+           Other Sendmail flags (-oem, -odi, -v, -N ...) are accepted and ignored. -bs is not supported.
+           Exit codes follow sysexits.h: 64 usage, 65 bad message, 67 bad address, 75 spool busy/full, 78 config.
+           """;
 
     private static int Fail(CliContext context, string invokedAs, string message, int code)
     {

@@ -144,6 +144,15 @@ public sealed class SendmailVerbTests : VerbHarness
         Assert.Equal(0, RunAs("sendmail", "", "-q", "--spool", SpoolDir));
     }
 
+    [Theory]
+    [InlineData("sendmail")]
+    [InlineData("mailq")]
+    public void Help_for_sendmail_and_mailq_exits_0(string name)
+    {
+        Assert.Equal(0, RunAs(name, "", "--help"));
+        Assert.StartsWith("Usage: " + name, Out.ToString());
+    }
+
     [Fact]
     public void The_program_help_lists_the_new_verbs()
     {
