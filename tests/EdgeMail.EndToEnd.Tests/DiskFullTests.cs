@@ -28,7 +28,9 @@ public sealed class DiskFullTests(ITestOutputHelper output)
         var binary = EdgeMailBinary.X64;
         var acknowledged = new Dictionary<string, int>();
 
-        await using var server = await EdgeMailServer.StartAsync(binary, spool, output, config);
+        // serve relays what it queues; an upstream answering 421 keeps every message queued for the checks.
+        await using var upstream = new DeferringUpstream();
+        await using var server = await EdgeMailServer.StartAsync(binary, spool, output, config, ["--relay", upstream.Url]);
         await using var client = await SizedMessages.OpenAsync(server.Endpoint, "diskfull.test");
 
         async Task Accepted(byte[] message, bool declareSize, string what)

@@ -27,7 +27,9 @@ public sealed class SpoolWriteFailureTests(ITestOutputHelper output)
         var before = SizedMessages.OfSize("before", 4096);
         var after = SizedMessages.OfSize("after", 4096);
 
-        await using var server = await EdgeMailServer.StartAsync(binary, spool, output, config);
+        // serve relays what it queues; an upstream answering 421 keeps every message queued for the checks.
+        await using var upstream = new DeferringUpstream();
+        await using var server = await EdgeMailServer.StartAsync(binary, spool, output, config, ["--relay", upstream.Url]);
         Assert.True(Directory.Exists(incoming) && Directory.Exists(ready), $"the spool layout changed: no {incoming} or {ready}");
         await using var client = await SizedMessages.OpenAsync(server.Endpoint, "spoolfail.test");
         var first = await SizedMessages.SendAsync(client, before);
