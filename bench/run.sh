@@ -47,6 +47,8 @@ getent passwd postfix >/dev/null || die "the postfix user is missing (install De
 
 mkdir -p "$WORK"
 say "work directory $WORK"
+# Other work on the machine (builds, tests) distorts every number below: the report shows how busy it was.
+LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- process bookkeeping: everything we start is stopped on exit ----------------------------------------
 STARTED=()          # PIDs of our own background processes that have not been reaped yet
@@ -416,6 +418,7 @@ cat >"$SECTION" <<EOF
 
 Machine: $(nproc) × $MODEL, $(awk '/^MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, kernel $(uname -r);
 binary \`edgemail --version\` = $("$BIN" --version 2>/dev/null | head -1);
+load average (1/5/15 min) at the start $LOADAVG_START, at the end $(cut -d' ' -f1-3 /proc/loadavg);
 spool on $DISK_DEV ($DISK_FS, rotational=$ROTA). Load: smtp-source -s $SESSIONS -m $MESSAGES -l $SIZE (one connection per message).
 
 | Metric | EdgeMail | Postfix $(/usr/sbin/postconf -d -h mail_version) | Target | Met |
