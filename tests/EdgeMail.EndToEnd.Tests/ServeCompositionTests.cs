@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using EdgeMail.EndToEnd.Tests.Support;
+using Xunit.Abstractions;
+
+namespace EdgeMail.EndToEnd.Tests;
+
+/// <summary>
+/// `edgemail serve` as the whole daemon: accepted mail is relayed (to an aiosmtpd upstream nobody here wrote) byte
+/// for byte and leaves the queue; STARTTLS + AUTH with swaks; `status --json` with and without a daemon; and a
+/// second daemon on the same spool is refused.
+/// </summary>
+public sealed class ServeCompositionTests(ITestOutputHelper output)
+{
+    const string Python = "/usr/bin/python3";
+    const string Swaks = "/usr/bin/swaks";
+    static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
+
+    static string UpstreamScript([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "EdgeMail.Relay.Tests", "upstreams", "upstream.py"));
+
+    /// <summary>upstream.py in "plain" mode: prints its port, writes each message to OUTDIR/N.eml before the 250.</summary>
+    static async Task<(Process Process, int Port)> StartUpstreamAsync(string outDir)
+    {
+        Directory.CreateDirectory(outDir);
+        var info = new ProcessStartInfo(Python) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(UpstreamScript());
+        info.ArgumentList.Add("plain");
+        info.ArgumentList.Add(outDir);
+        var process = Process.Start(info)!;
+        string? line = await process.StandardOutput.ReadLineAsync().WaitAsync(Limit);
+        if (!int.TryParse(line, out int port))
+        {
+            process.Kill();
+            Assert.Fail("upstream.py did not print its port: " + line + process.StandardError.ReadToEnd());
+        }
+        return (process, port);
+    }
+
+    static Task<string> LogLineAsync(EdgeMailServer server, string text)
+    {
+        var seen = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.LogLine += line => { if (line.Contains(text, StringComparison.Ordinal)) seen.TrySetResult(line); };
+        if (server.Log.Contains(text, StringComparison.Ordinal)) seen.TrySetResult(text);
+        return seen.Task;
+    }
+
+    static async Task<JsonElement> StatusJsonAsync(EdgeMailBinary binary, string spool, int expectedExit)
+    {
+        var result = await EdgeMailCli.RunAsync(binary, "status", "--json", "--spool", spool);
+        Assert.True(result.ExitCode == expectedExit, result.ToString());
+        return JsonDocument.Parse(result.Stdout).RootElement.Clone();
+    }
+
+    [Fact]
+    public async Task Mail_accepted_by_serve_arrives_at_the_upstream_byte_for_byte_behind_our_Received_line_and_the_queue_empties()
+    {
+        using var dir = new TempDirectory("serve-relay");
+        var binary = EdgeMailBinary.X64;
+        var (upstream, port) = await StartUpstreamAsync(dir.File("upstream"));
+        try
+        {
+            await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"), output,
+                extraArguments: ["--relay", $"smtp://127.0.0.1:{port}"]);
+            byte[] message = Messages.Plain("relayed whole");
+            var run = await Tool.RunAsync(Swaks, ["--server", "127.0.0.1", "--port", server.Port.ToString(), "--from", "sensor@lan.test",
+                "--to", "ops@example.test", "--data", "@" + dir.Write("m.eml", message), "--timeout", "30"]);
+            Assert.True(run.ExitCode == 0, run.ToString());
+            string id = Queued.IdIn(run.Stdout);
+
+            await LogLineAsync(server, id + ": removed").WaitAsync(Limit);
+
+            byte[] received = await File.ReadAllBytesAsync(Path.Combine(dir.File("upstream"), "1.eml"));
+            string text = Encoding.ASCII.GetString(received);
+            Assert.StartsWith("Received: ", text);
+            // The original message follows our trace header unchanged (upstream.py stores the DATA bytes it got,
+            // dot-unstuffed, without the final CRLF.CRLF).
+            string sent = Encoding.ASCII.GetString(message);
+            Assert.EndsWith(sent.TrimEnd('\r', '\n'), text.TrimEnd('\r', '\n'));
+            Assert.Empty(await EdgeMailCli.QueueAsync(binary, server.SpoolDirectory));
+            JsonElement status = await StatusJsonAsync(binary, server.SpoolDirectory, 0);
+            Assert.Equal(0, status.GetProperty("queue").GetProperty("depth").GetInt32());
+            Assert.Equal(0, await server.StopAsync());
+        }
+        finally
+        {
+            upstream.StandardInput.Close();
+            if (!upstream.WaitForExit(10_000)) upstream.Kill();
+            upstream.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task Status_json_says_running_with_pid_and_uptime_while_serve_runs_and_not_running_with_exit_3_after_it_stopped()
+    {
+        using var dir = new TempDirectory("serve-status");
+        var binary = EdgeMailBinary.X64;
+        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"), output);
+
+        JsonElement up = await StatusJsonAsync(binary, server.SpoolDirectory, 0);
+        Assert.True(up.GetProperty("daemon").GetBoolean());
+        Assert.Equal(server.ProcessId, up.GetProperty("pid").GetInt32());
+        Assert.True(up.GetProperty("uptime_seconds").GetInt64() >= 0);
+        Assert.Equal(0, up.GetProperty("queue").GetProperty("depth").GetInt32());
+        Assert.Equal(JsonValueKind.Array, up.GetProperty("leds").ValueKind);
+        Assert.Contains(up.GetProperty("sensors").EnumerateArray(), s => s.GetProperty("name").GetString() == "spool");
+
+        Assert.Equal(0, await server.StopAsync());
+        JsonElement down = await StatusJsonAsync(binary, server.SpoolDirectory, 3);
+        Assert.False(down.GetProperty("daemon").GetBoolean());
+        Assert.Equal(0, down.GetProperty("queue").GetProperty("depth").GetInt32());
+    }
+
+    [Fact]
+    public async Task A_second_serve_on_the_same_spool_is_refused_with_exit_73_and_the_first_keeps_running()
+    {
+        using var dir = new TempDirectory("serve-twice");
+        var binary = EdgeMailBinary.X64;
+        await using var first = await EdgeMailServer.StartAsync(binary, dir.File("spool"), output);
+
+        var second = await EdgeMailCli.RunAsync(binary, "serve", "--listen", "127.0.0.1:0", "--spool", first.SpoolDirectory);
+
+        Assert.True(second.ExitCode == 73, second.ToString());
+        Assert.Contains("another edgemail serve already runs on the spool folder", second.Stderr);
+        Assert.DoesNotContain("listening on", second.Stdout);
+        Assert.False(first.HasExited);
+        Assert.True((await StatusJsonAsync(binary, first.SpoolDirectory, 0)).GetProperty("daemon").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Swaks_STARTTLS_then_AUTH_PLAIN_with_a_user_made_by_edgemail_user_add_is_accepted()
+    {
+        using var dir = new TempDirectory("serve-auth");
+        var binary = EdgeMailBinary.X64;
+        string users = dir.File("users");
+        var add = await Tool.RunAsync(binary.StartInfo(["user", "add", "u", "--users", users], dir.Path), stdin: "p\n");
+        Assert.True(add.ExitCode == 0, add.ToString());
+        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"), output, extraArguments: ["--users", users]);
+
+        var run = await Tool.RunAsync(Swaks, ["--server", "127.0.0.1", "--port", server.Port.ToString(), "--from", "u@lan.test",
+            "--to", "ops@example.test", "--tls", "--auth", "PLAIN", "--auth-user", "u", "--auth-password", "p", "--timeout", "30"]);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("<-  220 ", run.Stdout);
+        Assert.Contains("235 ", run.Stdout);
+        Assert.Contains("queued as", run.Stdout);
+    }
+}
