@@ -22,6 +22,10 @@ public sealed class RelayConfig
     public string SecretsFile { get; set; } = "";
     public string CaFile { get; set; } = "";
     public string PinnedSha256 { get; set; } = "";
+    public bool MxDelivery { get; set; }
+
+    /// <summary>Whether the relay runs at all: an upstream, a route, or direct MX delivery asked for.</summary>
+    public bool Delivers() => Upstream.Count > 0 || Routes.Count > 0 || MxDelivery;
 
     public const string RouteAllowed =
         "\"PATTERN [URL ...]\": PATTERN is *, *.DOMAIN or DOMAIN; each URL as in upstream; no URL = direct MX delivery";
@@ -44,6 +48,7 @@ public sealed class RelayConfig
         new("secrets_file", ConfigValueType.Text(_ => null, "a path to an owner-only (chmod 600) file, or \"\" for none")),
         new("ca_file", ConfigValueType.Text(_ => null, "a path to a PEM file, or \"\" for the system's CAs")),
         new("pinned_sha256", ConfigValueType.Text(CheckFingerprint, "64 hex digits (colons allowed), or \"\"")),
+        new("mx_delivery", ConfigValueType.Boolean),
     ]);
 
     /// <summary>The upstreams in failover order (already validated by the schema or the CLI).</summary>

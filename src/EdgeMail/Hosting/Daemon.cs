@@ -87,10 +87,11 @@ internal sealed class Daemon(CliContext context, EdgeMailConfig config, LogSink 
             return ExitCodes.Config;
         }
 
-        RelayService relay;
+        RelayService? relay = null;
         try
         {
-            relay = new RelayService(Composition.Relay(config, options.HostName), spool, sink.CreateLogger("relay"), context.Time);
+            if (config.Relay.Delivers())
+                relay = new RelayService(Composition.Relay(config, options.HostName), spool, sink.CreateLogger("relay"), context.Time);
         }
         catch (RelayConfigException e)
         {
@@ -103,7 +104,7 @@ internal sealed class Daemon(CliContext context, EdgeMailConfig config, LogSink 
             return ExitCodes.CantCreate;
         }
 
-        await using (relay)
+        await using (relay ?? (IAsyncDisposable)NoRelay.Instance)
         await using (var listener = new SmtpListener(endpoints, options, spool, sink.CreateLogger("smtpd")))
         {
             IReadOnlyList<IPEndPoint> bound;
@@ -116,7 +117,8 @@ internal sealed class Daemon(CliContext context, EdgeMailConfig config, LogSink 
                 context.Fail($"cannot listen on {string.Join(", ", endpoints.Select(p => ListenAddress.Format(p.EndPoint)))}: {e.Message}");
                 return ExitCodes.OsError;
             }
-            await relay.StartAsync().ConfigureAwait(false);
+            if (relay is not null) await relay.StartAsync().ConfigureAwait(false);
+            else _log.LogWarning("no [relay] upstream, no route and mx_delivery = false: mail is accepted and stays queued");
 
             var state = new DeviceState();
             DeviceHost device = DeviceHost.Start(new DeviceOptions(), spool, state, context.Time, sink.CreateLogger("device"));
@@ -149,7 +151,7 @@ internal sealed class Daemon(CliContext context, EdgeMailConfig config, LogSink 
                 context.Out.WriteLine("listening on " + ListenAddress.Format(bound[i]) + (i < endpoints.Count && endpoints[i].ImplicitTls ? " (tls)" : ""));
             context.Out.Flush();
             _log.LogInformation("EdgeMail {Version} ready as {Host}, spool {Spool}, relay {Relay}",
-                ServeCommand.VersionText(), options.HostName, config.Spool.Directory, upstreams.Length > 0 ? string.Join(", ", upstreams) : "direct MX");
+                ServeCommand.VersionText(), options.HostName, config.Spool.Directory, upstreams.Length > 0 ? string.Join(", ", upstreams) : relay is null ? "off" : "direct MX");
             SystemdNotify.Ready();
             using var watchdogStop = new CancellationTokenSource();
             Task watchdog = SystemdNotify.RunWatchdogAsync(() => true, watchdogStop.Token);
@@ -173,7 +175,7 @@ internal sealed class Daemon(CliContext context, EdgeMailConfig config, LogSink 
             using var grace = new CancellationTokenSource(ServeCommand.StopGrace);
             try
             {
-                await relay.StopAsync(grace.Token).ConfigureAwait(false);
+                if (relay is not null) await relay.StopAsync(grace.Token).ConfigureAwait(false);
                 await listener.StopAsync(grace.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
@@ -184,4 +186,11 @@ internal sealed class Daemon(CliContext context, EdgeMailConfig config, LogSink 
         }
         return ExitCodes.Ok;
     }
+}
+
+internal sealed class NoRelay : IAsyncDisposable
+{
+    public static readonly NoRelay Instance = new();
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }
