@@ -45,8 +45,17 @@ public sealed class CommandLineTests : IDisposable
     public void Serve_help_names_every_flag()
     {
         Run("serve", "--help");
-        foreach (string flag in new[] { "--config", "--listen", "--spool", "--relay", "--verbose" })
+        foreach (string flag in new[] { "--config", "--listen", "--spool", "--relay", "--mx-delivery", "--verbose" })
             Assert.Contains(flag, _out.ToString());
+    }
+
+    [Theory]
+    [InlineData("--mx-delivery")]
+    [InlineData("--mx-delivery", "maybe")]
+    public void Mx_delivery_takes_true_or_false_else_it_is_a_usage_error(params string[] flag)
+    {
+        Assert.Equal(ExitCodes.Usage, Run(["serve", .. flag]));
+        Assert.Contains("--mx-delivery", _err.ToString());
     }
 
     [Fact]

@@ -21,8 +21,10 @@ public sealed partial class ServeTests : IDisposable
 
     private CliContext Context => new() { Out = _out, Error = TextWriter.Synchronized(_err), CurrentDirectory = _dir };
 
+    // MX delivery is off here: example.com mail must stay queued to be listed, not go out to (or bounce from)
+    // whatever this machine's resolver says about example.com.
     private static ServeCommand.Request Request(string[]? listen = null, string? spool = "spool", string? config = null, string[]? relay = null) =>
-        new(config, listen ?? ["127.0.0.1:0"], spool, relay, Verbose: false);
+        new(config, listen ?? ["127.0.0.1:0"], spool, relay, Verbose: false, MxDelivery: false);
 
     [GeneratedRegex(@"^listening on 127\.0\.0\.1:(\d+)$")]
     private static partial Regex ListeningLine();
@@ -118,6 +120,22 @@ public sealed partial class ServeTests : IDisposable
         Assert.Equal(["0.0.0.0:25"], resolved.Server.Listen);
         Assert.Equal(Path.Combine(_dir, "spool"), resolved.Spool.Directory);
         Assert.Equal("smtp://a.example:25", resolved.Relay.Upstreams()[0].ToString());
+    }
+
+    [Fact]
+    public void Without_an_upstream_or_route_mail_goes_by_MX_unless_mx_delivery_is_false()
+    {
+        var byDefault = ServeCommand.ResolveConfig(Context, new ServeCommand.Request(null, null, "spool", null, false));
+        Assert.True(byDefault.Relay.MxDelivery);
+        Assert.True(byDefault.Relay.Delivers());
+
+        string config = Path.Combine(_dir, "edgemail.toml");
+        File.WriteAllText(config, "[relay]\nmx_delivery = false\n");
+        var held = ServeCommand.ResolveConfig(Context, new ServeCommand.Request(config, null, null, null, false));
+        Assert.False(held.Relay.Delivers());
+
+        var flagged = ServeCommand.ResolveConfig(Context, new ServeCommand.Request(config, null, null, null, false, MxDelivery: true));
+        Assert.True(flagged.Relay.Delivers());
     }
 
     [Fact]

@@ -58,6 +58,13 @@ public static class ServeCommand
         {
             if (r.GetValueOrDefault<int?>() is { } n && n is < 1 or > 65535) r.AddError("--mx-port: must be from 1 to 65535");
         });
+        // A value is required: a bare `--mx-delivery` reads like a switch, and scripts should say which way.
+        Option<bool?> mxDelivery = new("--mx-delivery")
+        {
+            Description = "With no upstream and no route: deliver to each domain's MX (true) or hold mail queued (false); replaces [relay] mx_delivery.",
+            HelpName = "true|false",
+            Arity = ArgumentArity.ExactlyOne,
+        };
         Option<string> users = new("--users")
         {
             Description = "Users file for SMTP AUTH (made with `edgemail user add`); replaces [auth] users_file.",
@@ -72,7 +79,7 @@ public static class ServeCommand
 
         var command = new Command("serve", "Run the SMTP server: accept mail on the listen addresses into the durable spool and relay it.")
         {
-            config, listen, spool, relay, dns, mxPort, users, allowNet,
+            config, listen, spool, relay, dns, mxPort, mxDelivery, users, allowNet,
         };
         command.SetAction((result, _) => RunAsync(context, new Request(
             result.GetValue(config),
@@ -83,12 +90,13 @@ public static class ServeCommand
             Dns: result.GetValue(dns),
             MxPort: result.GetValue(mxPort),
             Users: result.GetValue(users),
-            AllowNet: result.GetValue(allowNet))));
+            AllowNet: result.GetValue(allowNet),
+            MxDelivery: result.GetValue(mxDelivery))));
         return command;
     }
 
     public sealed record Request(string? ConfigFile, string[]? Listen, string? Spool, string[]? Relay, bool Verbose,
-        string? Dns = null, int? MxPort = null, string? Users = null, string[]? AllowNet = null);
+        string? Dns = null, int? MxPort = null, string? Users = null, string[]? AllowNet = null, bool? MxDelivery = null);
 
     /// <summary>Everything after parsing; <paramref name="stop"/> stands in for the signals in tests.</summary>
     public static async Task<int> RunAsync(CliContext context, Request request, Task? stop = null)
@@ -124,6 +132,7 @@ public static class ServeCommand
         if (request.Relay is { Length: > 0 }) config.Relay.Upstream = [.. request.Relay];
         if (request.Dns is { } dns) config.Relay.DnsServer = dns;
         if (request.MxPort is { } mxPort) config.Relay.MxPort = mxPort;
+        if (request.MxDelivery is { } mxDelivery) config.Relay.MxDelivery = mxDelivery;
         if (request.Users is { } users) config.Auth.UsersFile = Path.GetFullPath(users, context.CurrentDirectory);
         if (request.AllowNet is { Length: > 0 }) config.Policy.AllowedNetworks = [.. request.AllowNet];
         return config;

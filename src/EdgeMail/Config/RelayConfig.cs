@@ -22,7 +22,9 @@ public sealed class RelayConfig
     public string SecretsFile { get; set; } = "";
     public string CaFile { get; set; } = "";
     public string PinnedSha256 { get; set; } = "";
-    public bool MxDelivery { get; set; }
+    /// <summary>With no upstream and no route, deliver to each domain's MX (RFC 5321 §5.1) — issue 3's default;
+    /// false holds mail in the queue until an upstream is configured (links that block port 25).</summary>
+    public bool MxDelivery { get; set; } = true;
 
     /// <summary>Whether the relay runs at all: an upstream, a route, or direct MX delivery asked for.</summary>
     public bool Delivers() => Upstream.Count > 0 || Routes.Count > 0 || MxDelivery;
