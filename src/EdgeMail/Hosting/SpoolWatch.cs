@@ -11,7 +11,10 @@ namespace EdgeMail.Hosting;
 /// </summary>
 public sealed class SpoolWatch : IAsyncDisposable
 {
-    /// <summary>How often the queue is looked at for the LEDs (and after every commit).</summary>
+    /// <summary>How often the queue is looked at for the LEDs. A commit does not trigger a look: a look snapshots every
+    /// queued entry (List()), and one per commit with thousands queued was megabytes of garbage per second, most of the
+    /// composed daemon's peak RSS growth under load (BENCHMARKS.md, Memory). A commit pulses and counts at once instead
+    /// (<see cref="OnCommitted"/>); the next look corrects the count for what the relay has taken out since.</summary>
     public static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(5);
     /// <summary>Backstop for a missed inotify event (queue overflow, a watcher that could not start).</summary>
     public static readonly TimeSpan MaildropSweep = TimeSpan.FromSeconds(60);
@@ -23,8 +26,10 @@ public sealed class SpoolWatch : IAsyncDisposable
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly CancellationTokenSource _stop = new();
     private readonly FileSystemWatcher? _watcher;
+    // Guarded by its own lock object: Refresh replaces the set, so locking on the set itself let a committer
+    // that waited on the old set add to the new one while Refresh enumerated it.
+    private readonly Lock _knownGate = new();
     private HashSet<string> _known = new(StringComparer.Ordinal);
-    private IReadOnlyList<QueueEntry> _entries = [];
     private int _maildropSignalled;
     private Task _loop = Task.CompletedTask;
 
@@ -48,9 +53,6 @@ public sealed class SpoolWatch : IAsyncDisposable
         }
     }
 
-    /// <summary>The latest queue listing (for status).</summary>
-    public IReadOnlyList<QueueEntry> Entries => Volatile.Read(ref _entries);
-
     public void Start()
     {
         _spool.Committed += OnCommitted;
@@ -63,8 +65,13 @@ public sealed class SpoolWatch : IAsyncDisposable
     private void OnCommitted(string id)
     {
         _state.Pulse();
-        lock (_known) _known.Add(id);
-        Wake();
+        // The new message is due now: the LEDs show it without waiting for the next full look (which corrects
+        // the count if the relay was quicker).
+        lock (_knownGate)
+        {
+            if (_known.Add(id)) _state.QueueDepth++;
+        }
+        _state.Delivering = true;
     }
 
     private void SignalMaildrop()
@@ -121,11 +128,10 @@ public sealed class SpoolWatch : IAsyncDisposable
             _log.LogWarning("queue listing: {Error}", e.Message);
             return;
         }
-        Volatile.Write(ref _entries, entries);
         DateTimeOffset now = _time.GetUtcNow();
         var current = new HashSet<string>(entries.Select(e => e.Id), StringComparer.Ordinal);
         int gone;
-        lock (_known)
+        lock (_knownGate)
         {
             gone = _known.Count(id => !current.Contains(id));
             _known = current;
