@@ -29,7 +29,8 @@ internal sealed class MxResolver : ITargetResolver
     private const int MaxAddresses = 16;
     private static readonly QueryType[] AddressTypes = [QueryType.A, QueryType.AAAA];
 
-    private readonly LookupClient _dns;
+    private readonly LookupClientOptions _dnsOptions;
+    private LookupClient? _dns;
     private readonly int _port;
     private readonly SmtpClientOptions _options;
     private readonly Random _random;
@@ -44,13 +45,17 @@ internal sealed class MxResolver : ITargetResolver
         dnsOptions.Retries = 2;
         dnsOptions.ThrowDnsErrors = false;
         dnsOptions.ContinueOnDnsError = false;
-        _dns = new LookupClient(dnsOptions);
+        // The client itself (resolv.conf, caches, sockets) only when a route first needs MX: a daemon that relays to
+        // a smarthost never does, and it is idle memory on a Pi.
+        _dnsOptions = dnsOptions;
         _port = options.MxPort;
         _random = random;
         // RFC 7435 opportunistic security: MX hosts rarely present certificates that verify for the MX name,
         // and a failed verification must not stop delivery that would otherwise go in clear text.
         _options = options.MxClientOptions ?? new SmtpClientOptions { HeloName = options.HeloName, VerifyCertificate = false };
     }
+
+    private LookupClient Dns => LazyInitializer.EnsureInitialized(ref _dns, () => new LookupClient(_dnsOptions));
 
     internal static IPEndPoint ParseServer(string server)
     {
@@ -79,7 +84,7 @@ internal sealed class MxResolver : ITargetResolver
         IDnsQueryResponse mx;
         try
         {
-            mx = await _dns.QueryAsync(domain, QueryType.MX, QueryClass.IN, ct).ConfigureAwait(false);
+            mx = await Dns.QueryAsync(domain, QueryType.MX, QueryClass.IN, ct).ConfigureAwait(false);
         }
         catch (DnsResponseException e)
         {
@@ -118,7 +123,7 @@ internal sealed class MxResolver : ITargetResolver
             foreach (var type in AddressTypes)
             {
                 IDnsQueryResponse r;
-                try { r = await _dns.QueryAsync(host, type, QueryClass.IN, ct).ConfigureAwait(false); }
+                try { r = await Dns.QueryAsync(host, type, QueryClass.IN, ct).ConfigureAwait(false); }
                 catch (DnsResponseException) { tempError = true; continue; }
                 if (r.HasError)
                 {
