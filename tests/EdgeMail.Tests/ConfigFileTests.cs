@@ -40,6 +40,21 @@ public sealed class ConfigFileTests
         string[] lines = ShippedText().Split('\n');
         foreach (ConfigSection section in ConfigSchema.Sections)
         {
+            if (section.IsArray)
+            {
+                // [[x]] entries ship commented out (their default is "none"): the key list in the comment
+                // block documents each key, and the commented examples set each one at least once.
+                int first = Array.FindIndex(lines, l => l.Trim() == $"# [[{section.Name}]]");
+                Assert.True(first >= 0, $"# [[{section.Name}]] is missing from edgemail.toml");
+                foreach (ConfigKey key in section.Keys)
+                {
+                    Assert.True(Array.FindIndex(lines, l => l.StartsWith($"# {key.Name} ", StringComparison.Ordinal)
+                        && !l.StartsWith($"# {key.Name} =", StringComparison.Ordinal)) >= 0, $"{section.Name}.{key.Name} is not described in edgemail.toml");
+                    Assert.True(Array.FindIndex(lines, first, l => l.StartsWith($"# {key.Name} =", StringComparison.Ordinal)) > first,
+                        $"{section.Name}.{key.Name} is in no commented [[{section.Name}]] example");
+                }
+                continue;
+            }
             int header = Array.FindIndex(lines, l => l.Trim() == $"[{section.Name}]");
             Assert.True(header >= 0, $"[{section.Name}] is missing from edgemail.toml");
             foreach (ConfigKey key in section.Keys)
@@ -59,7 +74,9 @@ public sealed class ConfigFileTests
     {
         // Serialize the model (every property, via the source-generated context) and compare its keys
         // with the schema, so a property without a schema entry (or the reverse) cannot slip in.
-        string toml = Tomlyn.TomlSerializer.Serialize(new EdgeMailConfig(), EdgeMailTomlContext.Default.EdgeMailConfig);
+        // One entry in each [[x]] list (with every optional key set), or the list's keys would not show.
+        var model = new EdgeMailConfig { Leds = [new()], Sensors = [new()], Rules = [new() { Above = 1, Below = 2 }] };
+        string toml = Tomlyn.TomlSerializer.Serialize(model, EdgeMailTomlContext.Default.EdgeMailConfig);
         var modelKeys = new SortedSet<string>();
         string? table = null;
         foreach (string raw in toml.Split('\n'))

@@ -52,7 +52,8 @@ public static class ConfigLoader
                     sourceName, message.Span.Start.Line + 1, message.Span.Start.Column + 1);
         }
 
-        new SchemaWalker(sourceName).Check(document);
+        var locations = new ConfigLocations(sourceName);
+        new SchemaWalker(sourceName, locations).Check(document);
 
         EdgeMailConfig config;
         try
@@ -67,12 +68,15 @@ public static class ConfigLoader
         }
 
         config.Spool.Directory = Path.GetFullPath(config.Spool.Directory, currentDirectory);
+        DeviceSections.Validate(config, locations);
         return config;
     }
 
     /// <summary>Checks every key and value of the document against <see cref="ConfigSchema"/>.</summary>
-    private sealed class SchemaWalker(string sourceName)
+    private sealed class SchemaWalker(string sourceName, ConfigLocations locations)
     {
+        private readonly Dictionary<string, int> _arrayCounts = new(StringComparer.Ordinal);
+
         private static readonly string SectionNames =
             string.Join(", ", ConfigSchema.Sections.Select(s => s.IsArray ? $"[[{s.Name}]]" : $"[{s.Name}]"));
 
@@ -92,8 +96,19 @@ public static class ConfigLoader
                 ConfigSection section = Section(name[0], arrayForm: table is TableArraySyntax);
                 if (name.Count > 1)
                     throw Error(name[1].Node, $"{section.Name}.{name[1].Name}", $"unknown table [{string.Join('.', name.Select(n => n.Name))}]", $"keys of [{section.Name}]: {section.KeyNames}");
+                int index = -1;
+                if (section.IsArray)
+                {
+                    index = _arrayCounts.GetValueOrDefault(section.Name);
+                    _arrayCounts[section.Name] = index + 1;
+                    Locate(section.Name, index, "", name[0].Node);
+                }
                 foreach (KeyValueSyntax kv in table.Items)
-                    CheckAt(section, KeyPath(kv.Key!), kv.Value!, kv.Key!);
+                {
+                    List<(string Name, SyntaxNode Node)> key = KeyPath(kv.Key!);
+                    Locate(section.Name, index, key[0].Name, kv.Key!);
+                    CheckAt(section, key, kv.Value!, kv.Key!);
+                }
             }
         }
 
@@ -125,6 +140,9 @@ public static class ConfigLoader
             if (key.Type.Check(value) is { } problem)
                 throw Error(problem.Node, fullName, problem.Message, key.Type.Allowed);
         }
+
+        private void Locate(string section, int index, string key, SyntaxNode node) =>
+            locations.Add(section, index, key, node.Span.Start.Line + 1, node.Span.Start.Column + 1);
 
         private ConfigException Error(SyntaxNode node, string key, string problem, string allowed) =>
             new(key, problem, allowed, sourceName, node.Span.Start.Line + 1, node.Span.Start.Column + 1);

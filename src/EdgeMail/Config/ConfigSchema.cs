@@ -24,6 +24,11 @@ public static class ConfigSchema
         PolicyConfig.Schema,
         LimitsConfig.Schema,
         LogConfig.Schema,
+        LedEntry.Schema,
+        LedTimingConfig.Schema,
+        AlertsConfig.Schema,
+        SensorEntry.Schema,
+        RuleEntry.Schema,
     ];
 
     public static ConfigSection? Find(string name)
@@ -63,6 +68,8 @@ public abstract class ConfigValueType
     public static ConfigValueType Integer(long min, long max) => new IntegerType(min, max);
     public static ConfigValueType Seconds(long min, long max) => new IntegerType(min, max, " seconds");
     public static ConfigValueType Boolean { get; } = new BooleanType();
+    /// <summary>An integer or a float (a threshold: 80, -15, 0.5).</summary>
+    public static ConfigValueType Number(double min, double max) => new NumberType(min, max);
     public static ConfigValueType Size(long min, long max) => new SizeType(min, max);
     public static ConfigValueType Text(Func<string, string?> check, string allowed) => new TextType(check, allowed);
     public static ConfigValueType OneOf(params string[] choices) => new TextType(
@@ -95,6 +102,25 @@ public abstract class ConfigValueType
             IntegerValueSyntax => null,
             _ => new ValueProblem($"expected an integer, found {Describe(value)}", value),
         };
+    }
+
+    private sealed class NumberType(double min, double max) : ConfigValueType
+    {
+        public override string Allowed => $"a number from {min.ToString(CultureInfo.InvariantCulture)} to {max.ToString(CultureInfo.InvariantCulture)}";
+
+        public override ValueProblem? Check(ValueSyntax value)
+        {
+            double v;
+            switch (value)
+            {
+                case IntegerValueSyntax i: v = i.Value; break;
+                case FloatValueSyntax f: v = f.Value; break;
+                default: return new ValueProblem($"expected a number, found {Describe(value)}", value);
+            }
+            return double.IsFinite(v) && v >= min && v <= max
+                ? null
+                : new ValueProblem($"{v.ToString(CultureInfo.InvariantCulture)} is out of range", value);
+        }
     }
 
     private sealed class BooleanType : ConfigValueType

@@ -14,6 +14,11 @@ public sealed class EdgeMailConfig
     public PolicyConfig Policy { get; set; } = new();
     public LimitsConfig Limits { get; set; } = new();
     public LogConfig Log { get; set; } = new();
+    public List<LedEntry> Leds { get; set; } = [];
+    public LedTimingConfig LedsTiming { get; set; } = new();
+    public AlertsConfig Alerts { get; set; } = new();
+    public List<SensorEntry> Sensors { get; set; } = [];
+    public List<RuleEntry> Rules { get; set; } = [];
 }
 
 // TOML keys are snake_case (max_message_size); the generator maps them at compile time, no reflection.

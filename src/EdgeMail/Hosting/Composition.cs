@@ -1,5 +1,6 @@
 using System.Net;
 using EdgeMail.Config;
+using EdgeMail.Device;
 using EdgeMail.Relay;
 using EdgeMail.Smtp.Security;
 using EdgeMail.Smtp.Server;
@@ -66,6 +67,10 @@ public static class Composition
         }
         return endpoints;
     }
+
+    /// <summary>[[leds]], [leds_timing], [alerts], [[sensors]] and [[rules]]; alert subjects name
+    /// <paramref name="hostName"/> (the SMTP host name) unless [alerts] hostname says otherwise.</summary>
+    public static DeviceOptions Device(EdgeMailConfig config, string hostName) => DeviceSections.ToOptions(config, hostName);
 
     public static RelayOptions Relay(EdgeMailConfig config, string heloName)
     {

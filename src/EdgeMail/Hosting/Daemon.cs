@@ -121,7 +121,7 @@ internal sealed class Daemon(CliContext context, EdgeMailConfig config, LogSink 
             else _log.LogWarning("no [relay] upstream, no route and mx_delivery = false: mail is accepted and stays queued");
 
             var state = new DeviceState();
-            DeviceHost device = DeviceHost.Start(new DeviceOptions(), spool, state, context.Time, sink.CreateLogger("device"));
+            DeviceHost device = DeviceHost.Start(Composition.Device(config, options.HostName), spool, state, context.Time, sink.CreateLogger("device"));
             var watch = new SpoolWatch(spool, state, sink.CreateLogger("maildrop"), context.Time);
             StatusServer? status = null;
             try
