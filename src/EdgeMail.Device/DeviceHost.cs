@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace EdgeMail.Device;
 
-/// <summary>Everything the device part needs from the configuration ([leds], [alerts], [[sensors]], [[rules]]).</summary>
+/// <summary>Everything the device part needs from the configuration ([[leds]], [leds_timing], [alerts], [[sensors]], [[rules]]).</summary>
 public sealed class DeviceOptions
 {
     public LedOptions Leds { get; init; } = new();

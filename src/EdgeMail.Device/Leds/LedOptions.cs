@@ -1,6 +1,6 @@
 namespace EdgeMail.Device.Leds;
 
-/// <summary>One light: which GPIO line drives it ([leds.status] chip/line/active_low).</summary>
+/// <summary>One light: which GPIO line drives it (a [[leds]] entry: name, chip, line, active_low).</summary>
 public sealed class LedConfig
 {
     public required LedRole Role { get; init; }

@@ -4,7 +4,7 @@ public enum LedRole { Status, Queue, Error, Activity }
 
 public enum LedPattern { Off, On, Heartbeat, SlowBlink, FastBlink, Flash }
 
-/// <summary>Every duration the patterns use; all configurable ([leds] timing keys).</summary>
+/// <summary>Every duration the patterns use; all configurable ([leds_timing]).</summary>
 public sealed class LedTimings
 {
     /// <summary>Heartbeat: two short beats, then a pause, once per period.</summary>
