@@ -68,17 +68,18 @@ public sealed partial class EdgeMailServer : IAsyncDisposable
 
     /// <param name="output">When given, the server's command line and log are written there at the end of the test,
     /// so a failing test shows what the server said.</param>
-    /// <remarks>Direct MX delivery is on by default in the product; here it is off (`--mx-delivery false`) unless the
-    /// test passes its own `--mx-delivery`: without an upstream, mail to example.com/example.test stays queued
+    /// <param name="holdWithoutUpstream">Direct MX delivery is on by default in the product; here it is off
+    /// (`--mx-delivery false`) unless this is false (the product's default) or the test passes its own `--mx-delivery`: without an upstream, mail to example.com/example.test stays queued
     /// instead of going to whatever this machine's resolver says (this sandbox's answers NXDOMAIN, which bounces
-    /// the mail out of the queue). A test's `--relay` still relays: an upstream wins over MX delivery.</remarks>
+    /// the mail out of the queue). A test's `--relay` still relays: an upstream wins over MX delivery.</param>
     public static async Task<EdgeMailServer> StartAsync(EdgeMailBinary binary, string spoolDirectory, ITestOutputHelper? output = null,
-                                                       string? configFile = null, IEnumerable<string>? extraArguments = null)
+                                                       string? configFile = null, IEnumerable<string>? extraArguments = null,
+                                                       bool holdWithoutUpstream = true)
     {
         var arguments = new List<string> { "serve", "--listen", "127.0.0.1:0", "--spool", spoolDirectory };
         if (configFile is not null) arguments.AddRange(["--config", configFile]);
         if (extraArguments is not null) arguments.AddRange(extraArguments);
-        if (!arguments.Contains("--mx-delivery")) arguments.AddRange(["--mx-delivery", "false"]);
+        if (holdWithoutUpstream && !arguments.Contains("--mx-delivery")) arguments.AddRange(["--mx-delivery", "false"]);
 
         var server = new EdgeMailServer(binary, spoolDirectory, binary.StartInfo(arguments, Path.GetDirectoryName(spoolDirectory)!));
         server._output = output;
