@@ -31,4 +31,22 @@ public sealed class Arm64Tests(ITestOutputHelper output)
 
         Assert.True(run.ExitCode == 0 && run.Stdout.Any(char.IsDigit), run.ToString());
     }
+
+    [Fact]
+    public async Task The_arm64_binary_under_qemu_does_STARTTLS_with_its_generated_certificate_through_Debians_arm64_libssl3()
+    {
+        // The handshake runs inside the arm64 process: SslStream → the system OpenSSL, here Debian's arm64 libssl3.
+        using var dir = new TempDirectory("arm64-tls");
+        var binary = EdgeMailBinary.Arm64;
+        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"), output);
+
+        var run = await Tool.RunAsync("/usr/bin/swaks", ["--server", "127.0.0.1", "--port", server.Port.ToString(),
+            "--from", "pi@lan.test", "--to", "ops@example.test", "--tls", "--timeout", "60"]);
+
+        Assert.True(run.ExitCode == 0, run.ToString() + server.Diagnostics());
+        Assert.Contains("<-  220 ", run.Stdout);
+        Assert.Contains("TLS started", run.Stdout);
+        Assert.Contains("queued as", run.Stdout);
+        Assert.Equal(0, await server.StopAsync());
+    }
 }
