@@ -135,7 +135,9 @@ fi
 # The spool: owned by the daemon. maildrop/ takes messages from `sendmail` run by any local user
 # (sticky and write-only for others, like a mail drop box: nobody can list or remove others' drops).
 install -d -m 0711 "$R/var/spool/edgemail"
-install -d -m 1733 "$R/var/spool/edgemail/maildrop" "$R/var/spool/edgemail/maildrop/tmp"
+# Set-group-ID as well: drops inherit group edgemail and are written 0640, so the daemon can read a
+# drop made by root's cron or any other user (queue files stay 0600).
+install -d -m 3733 "$R/var/spool/edgemail/maildrop" "$R/var/spool/edgemail/maildrop/tmp"
 owner edgemail:edgemail "$R/var/spool/edgemail" "$R/var/spool/edgemail/maildrop" "$R/var/spool/edgemail/maildrop/tmp"
 
 # sendmail and mailq: the same binary, which looks at the name it was started under. An existing

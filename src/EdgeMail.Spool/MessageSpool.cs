@@ -369,6 +369,11 @@ public sealed class MessageSpool : IDisposable
         try
         {
             file = fileSystem.CreateNew(tempPath);
+            // A maildrop folder with the set-group-ID bit (the device install: group edgemail, mode 3733) gives
+            // every drop the daemon's group; 0640 lets the daemon read a drop written by root or another local
+            // user (Postfix solves the same with a setgid postdrop). Elsewhere drops stay owner-only.
+            if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(dropTmp) & UnixFileMode.SetGroup) != 0)
+                File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
             fileSystem.Write(file, header, 0);
         }
         catch (Exception e)
@@ -530,7 +535,17 @@ public sealed class MessageSpool : IDisposable
             {
                 try
                 {
-                    File.SetUnixFileMode(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                    // Owner-only. One exception: when maildrop/ is a set-group-ID drop box (the device install,
+                    // 3733), the root keeps execute for group/others (0711) so a local user's sendmail can reach
+                    // it; nobody else may list or change the spool either way.
+                    const UnixFileMode owner = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+                    const UnixFileMode traverse = UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+                    bool dropBox = System.IO.Directory.Exists(_maildrop)
+                        && (File.GetUnixFileMode(_maildrop) & UnixFileMode.SetGroup) != 0;
+                    UnixFileMode mode = File.GetUnixFileMode(Directory);
+                    UnixFileMode wanted = dropBox ? owner | (mode & traverse) : owner;
+                    if (mode != wanted)
+                        File.SetUnixFileMode(Directory, wanted);
                 }
                 catch (Exception e) when (e is UnauthorizedAccessException or IOException)
                 {

@@ -83,7 +83,8 @@ public sealed class InstallScriptTests : IDisposable
         Assert.Equal(ids.Length, ids.Distinct().Count());
 
         Assert.True(Directory.Exists(P("/var/spool/edgemail/maildrop/tmp")));
-        Assert.Equal(UnixFileMode.StickyBit | UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+        // 3733: sticky (nobody removes another's drop), set-group-ID (drops get the daemon's group), write-only for others.
+        Assert.Equal(UnixFileMode.StickyBit | UnixFileMode.SetGroup | UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
                      | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute,
             File.GetUnixFileMode(P("/var/spool/edgemail/maildrop")));
         Assert.DoesNotContain("created", second.Output);

@@ -99,4 +99,50 @@ public class MaildropTests
         Assert.Empty(dir.Files("maildrop"));
         Assert.Empty(dir.Files("maildrop/tmp"));
     }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task Drops_are_owner_only_unless_the_maildrop_is_set_group_id_then_group_readable_for_the_daemon()
+    {
+        // The device install makes maildrop/ (and maildrop/tmp/) 3733 with the daemon's group, so a drop written by
+        // root's cron or another local user inherits that group; 0640 lets the daemon read and import it.
+        using var dir = new TempSpoolDirectory();
+        const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        await using (SpoolWriter plain = MessageSpool.CreateDrop(dir.Path, LocalEnvelope()))
+        {
+            await plain.CommitAsync();
+            Assert.Equal(OwnerOnly, File.GetUnixFileMode(Path.Combine(dir.Path, "maildrop", plain.QueueId)));
+        }
+
+        UnixFileMode dropBox = UnixFileMode.StickyBit | UnixFileMode.SetGroup | UnixFileMode.UserRead | UnixFileMode.UserWrite
+            | UnixFileMode.UserExecute | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+        File.SetUnixFileMode(Path.Combine(dir.Path, "maildrop"), dropBox);
+        File.SetUnixFileMode(Path.Combine(dir.Path, "maildrop", "tmp"), dropBox);
+        await using (SpoolWriter shared = MessageSpool.CreateDrop(dir.Path, LocalEnvelope()))
+        {
+            await shared.CommitAsync();
+            Assert.Equal(OwnerOnly | UnixFileMode.GroupRead, File.GetUnixFileMode(Path.Combine(dir.Path, "maildrop", shared.QueueId)));
+        }
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void With_a_drop_box_maildrop_the_spool_root_stays_traversable_for_local_senders_but_never_listable()
+    {
+        using var dir = new TempSpoolDirectory();
+        const UnixFileMode Owner = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        const UnixFileMode Traverse = UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+        string maildrop = Path.Combine(dir.Path, "maildrop");
+        Directory.CreateDirectory(maildrop);
+        File.SetUnixFileMode(maildrop, UnixFileMode.StickyBit | UnixFileMode.SetGroup | Owner | UnixFileMode.GroupWrite
+            | UnixFileMode.GroupExecute | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute);    // 3733, as install.sh makes it
+
+        File.SetUnixFileMode(dir.Path, Owner | Traverse);                       // 0711, as install.sh makes it
+        using (MessageSpool.Open(dir.Options())) { }
+        Assert.Equal(Owner | Traverse, File.GetUnixFileMode(dir.Path));
+
+        File.SetUnixFileMode(dir.Path, Owner | Traverse | UnixFileMode.GroupRead | UnixFileMode.OtherRead); // 0755
+        using (MessageSpool.Open(dir.Options())) { }
+        Assert.Equal(Owner | Traverse, File.GetUnixFileMode(dir.Path));
+    }
 }
