@@ -107,6 +107,13 @@ device_config() {
     /^\[/ { section = $0 }
     section == "[server]" && /^listen[ \t]*=/ { print "listen = [\"0.0.0.0:25\"]"; next }
     section == "[spool]" && /^directory[ \t]*=/ { print "directory = \"/var/spool/edgemail\""; next }
+    # The four status LEDs on their documented pins (README, "Wire the status LEDs"): on the device they are
+    # wanted, so the commented [[leds]] examples become entries. Unwired pins are merely driven; delete an
+    # entry to leave a pin alone.
+    /^# \[\[leds\]\]$/ { leds = 1; print "[[leds]]"; next }
+    /^\[leds_timing\]/ { leds = 0 }
+    leds && /^# (name|chip|line|active_low) =/ { print substr($0, 3); next }
+    leds && /^#$/ { print ""; next }
     { print }
   ' "$template"
 }

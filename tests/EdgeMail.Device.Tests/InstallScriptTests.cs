@@ -63,6 +63,11 @@ public sealed class InstallScriptTests : IDisposable
         var config = File.ReadAllText(P("/etc/edgemail/edgemail.toml"));
         Assert.Contains("listen = [\"0.0.0.0:25\"]", config);
         Assert.Contains("directory = \"/var/spool/edgemail\"", config);
+        // On the device the four status LEDs are live entries on their documented BCM pins.
+        Assert.Equal(4, Lines(P("/etc/edgemail/edgemail.toml"), "[[leds]]").Count());
+        foreach (string led in new[] { "name = \"status\"\nchip = 0\nline = 17", "name = \"queue\"\nchip = 0\nline = 27",
+                                       "name = \"error\"\nchip = 0\nline = 22", "name = \"activity\"\nchip = 0\nline = 23" })
+            Assert.Contains(led, config);
         Assert.Equal(["listen = [\"0.0.0.0:25\"]"], Lines(P("/etc/edgemail/edgemail.toml"), "listen"));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, File.GetUnixFileMode(P("/etc/edgemail/edgemail.toml")));
         Assert.False(File.Exists(P("/etc/edgemail/edgemail.toml.new")));
