@@ -34,6 +34,7 @@ public sealed class MessageSpool : IDisposable
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private SafeFileHandle? _lockFile;
     private bool _readOnly;
+    private bool _dropOnly;
     private long _usedBytes;
 
     internal GroupCommitter Committer { get; }
@@ -103,6 +104,19 @@ public sealed class MessageSpool : IDisposable
         return spool;
     }
 
+    /// <summary>
+    /// A view for local submission by a process that does not own the spool (sendmail -bs): no lock, no
+    /// recovery; <see cref="Create"/> writes into maildrop/ exactly as <see cref="CreateDrop(string, Envelope)"/>
+    /// does, and the daemon imports the drops. Reading and changing queued messages throws.
+    /// </summary>
+    public static MessageSpool OpenDropbox(string spoolDirectory, ILogger? logger = null)
+    {
+        var spool = new MessageSpool(new SpoolOptions { Directory = spoolDirectory }, logger ?? NullLogger.Instance, OsSpoolFileSystem.Instance);
+        spool._readOnly = true;
+        spool._dropOnly = true;
+        return spool;
+    }
+
     public string Directory { get; }
 
     /// <summary>True when another process owns this spool: this instance only reads (List, Get,
@@ -125,6 +139,8 @@ public sealed class MessageSpool : IDisposable
     {
         if (size < 0)
             return false;
+        if (_dropOnly)
+            return _fs.GetFreeBytes(Directory) - size >= _options.MinFreeBytes;
         if (_options.MaxSpoolBytes > 0 && UsedBytes + size > _options.MaxSpoolBytes)
             return false;
         return FreeBytes() - size >= _options.MinFreeBytes;
@@ -134,6 +150,8 @@ public sealed class MessageSpool : IDisposable
     /// Throws <see cref="SpoolException"/>.</summary>
     public SpoolWriter Create(Envelope envelope)
     {
+        if (_dropOnly)
+            return CreateDrop(Directory, envelope, _fs);
         envelope = Freeze(envelope);
         ThrowIfReadOnly();
         string id = QueueId.New();

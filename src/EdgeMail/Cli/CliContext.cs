@@ -16,6 +16,8 @@ public sealed class CliContext
     public Stream Input { get; init; } = Stream.Null;
     /// <summary>True when standard input is a terminal: `user add` then asks for the password without echo.</summary>
     public bool InputIsTerminal { get; init; }
+    /// <summary>Standard output as bytes (`sendmail -bs` speaks SMTP on it); discarded unless given.</summary>
+    public Stream OutputStream { get; init; } = Stream.Null;
 
     public static CliContext FromProcess() => new()
     {
@@ -24,6 +26,7 @@ public sealed class CliContext
         CurrentDirectory = Environment.CurrentDirectory,
         GetEnvironmentVariable = Environment.GetEnvironmentVariable,
         Input = Console.OpenStandardInput(),
+        OutputStream = Console.OpenStandardOutput(),
         InputIsTerminal = !Console.IsInputRedirected,
     };
 

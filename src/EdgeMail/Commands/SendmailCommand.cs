@@ -1,3 +1,5 @@
+using EdgeMail.Smtp.Server;
+using System.Net;
 using System.CommandLine;
 using EdgeMail.Cli;
 using EdgeMail.Config;
@@ -59,8 +61,7 @@ public static class SendmailCommand
             case SendmailMode.Flush:
                 return await FlushAsync(context, invokedAs, spool, cancellationToken);
             case SendmailMode.Smtp:
-                // An SMTP dialogue on stdin/stdout would need the spool the daemon owns; scripts use -t instead.
-                return Fail(context, invokedAs, "-bs (SMTP on standard input) is not supported; pipe the message with -t or name the recipients", Sysexits.Usage);
+                return await SmtpOnStandardIoAsync(context, config, spool, cancellationToken);
         }
 
         SendmailDefaults defaults = Defaults(context, config);
@@ -69,6 +70,41 @@ public static class SendmailCommand
             return Fail(context, invokedAs, result.Error ?? "the message was not queued", result.ExitCode);
         // sendmail is silent on success; the queue ID goes to stderr only with -v, which we ignore.
         return Sysexits.Ok;
+    }
+
+    /// <summary>
+    /// -bs: our own SMTP server session, spoken on stdin/stdout (inetd style, as MUAs and some appliances'
+    /// scripts use it). Accepted messages go into the maildrop, fsynced before the 250, like every local
+    /// submission; the daemon imports them. The caller is a local user: no relay control, as for -t.
+    /// </summary>
+    private static async Task<int> SmtpOnStandardIoAsync(CliContext context, EdgeMailConfig config, string spool, CancellationToken cancellationToken)
+    {
+        SmtpServerOptions options = ServeCommand.ToServerOptions(config.Server);
+        using MessageSpool dropbox = MessageSpool.OpenDropbox(spool);
+        var session = new SmtpSession(new StandardIoStream(context.Input, context.OutputStream),
+            new IPEndPoint(IPAddress.Loopback, 0), options, dropbox, null);
+        await session.RunAsync(cancellationToken);
+        return Sysexits.Ok;
+    }
+
+    /// <summary>stdin and stdout as one duplex stream for the SMTP session.</summary>
+    private sealed class StandardIoStream(Stream input, Stream output) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanWrite => true;
+        public override bool CanSeek => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => input.Read(buffer, offset, count);
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+            => input.ReadAsync(buffer, cancellationToken);
+        public override void Write(byte[] buffer, int offset, int count) => output.Write(buffer, offset, count);
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+            => output.WriteAsync(buffer, cancellationToken);
+        public override void Flush() => output.Flush();
+        public override Task FlushAsync(CancellationToken cancellationToken) => output.FlushAsync(cancellationToken);
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
     }
 
     /// <summary>Who a message is from when neither -f nor a From: says: the calling user at this host, like
@@ -134,7 +170,7 @@ public static class SendmailCommand
              -i, -oi         a line with a single "." does not end the message
              -bp             list the queue (as mailq); -q: ask the daemon to retry the queue now
              --spool DIR, --config FILE   as for the other edgemail verbs
-           Other Sendmail flags (-oem, -odi, -v, -N ...) are accepted and ignored. -bs is not supported.
+           Other Sendmail flags (-oem, -odi, -v, -N ...) are accepted and ignored.
            Exit codes follow sysexits.h: 64 usage, 65 bad message, 67 bad address, 75 spool busy/full, 78 config.
            """;
 

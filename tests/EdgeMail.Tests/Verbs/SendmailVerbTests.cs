@@ -1,3 +1,4 @@
+using EdgeMail.Cli;
 using System.Text;
 using EdgeMail.Spool;
 
@@ -71,10 +72,32 @@ public sealed class SendmailVerbTests : VerbHarness
     }
 
     [Fact]
-    public void An_smtp_session_on_stdin_bs_is_not_supported_64()
+    public void Bs_speaks_SMTP_on_stdin_and_stdout_and_the_accepted_message_waits_in_the_maildrop()
     {
-        Assert.Equal(64, RunAs("sendmail", "", "-bs", "--spool", SpoolDir));
-        Assert.Contains("not supported", Err.ToString());
+        string dialogue = "EHLO nas.lan\r\nMAIL FROM:<nas@lan>\r\nRCPT TO:<ops@lan>\r\nDATA\r\n"
+                        + "Subject: scrub done\r\n\r\n..no errors\r\n.\r\nQUIT\r\n";
+        var stdout = new MemoryStream();
+        int exit = Program.Run(new CliContext
+        {
+            Out = Out,
+            Error = Err,
+            CurrentDirectory = Dir,
+            Input = new MemoryStream(Encoding.ASCII.GetBytes(dialogue)),
+            OutputStream = stdout,
+        }, Personality.Rewrite("sendmail", ["-bs", "--spool", SpoolDir]));
+
+        Assert.Equal(0, exit);
+        string replies = Encoding.ASCII.GetString(stdout.ToArray());
+        Assert.StartsWith("220 ", replies);
+        Assert.Contains("250 2.0.0 Ok: queued as ", replies);
+        Assert.Contains("221 ", replies);
+        string id = replies.Split("queued as ")[1][..16];
+        Assert.True(File.Exists(Path.Combine(SpoolDir, "maildrop", id)), replies);
+
+        QueueEntry entry = Spooled().Single();          // imported when the spool is opened, as the daemon does
+        Assert.Equal("nas@lan", entry.Envelope.Sender);
+        Assert.Equal(["ops@lan"], entry.Envelope.Recipients);
+        Assert.Contains("\r\n.no errors\r\n", Body(entry));   // dot-unstuffed
     }
 
     [Fact]
