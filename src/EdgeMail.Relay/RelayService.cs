@@ -416,7 +416,7 @@ public sealed class RelayService : IAsyncDisposable
         public IRelayConnection? Connection;
         public int TargetIndex = -1;
         public int Sent;
-        public readonly Dictionary<int, (string Reply, string Dsn)> Dead = [];
+        public readonly Dictionary<int, (string Reply, string Dsn, bool Refused)> Dead = [];
     }
 
     private void Enqueue(Job job, CancellationToken ct)
@@ -512,14 +512,19 @@ public sealed class RelayService : IAsyncDisposable
         var remaining = new List<string>(job.Recipients);
         string lastReply = "no host of the route could be reached", lastDsn = "4.4.1", lastRelay = "none";
         string? lastMta = null;
+        // RFC 5321 §3.8/§5.1: a host that answers its greeting or EHLO with 5xx refuses us; try the next one.
+        // Only when every host of the route refused that way is the failure permanent (Postfix does the same).
+        bool everyHostRefused = targets.Count > 0;
         for (var i = 0; i < targets.Count && remaining.Count > 0; i++)
         {
             var target = targets[i];
             if (st.Dead.TryGetValue(i, out var dead))
             {
                 (lastReply, lastDsn, lastRelay, lastMta) = (dead.Reply, dead.Dsn, target.Display, null);
+                everyHostRefused &= dead.Refused;
                 continue;
             }
+            everyHostRefused &= st.TargetIndex != i || st.Connection is null;
 
             var conn = st.TargetIndex == i ? st.Connection : null;
             if (conn is not null && st.Sent > 0)
@@ -547,13 +552,16 @@ public sealed class RelayService : IAsyncDisposable
                 {
                     conn = await _transport.ConnectAsync(target, ct).ConfigureAwait(false);
                     (st.Connection, st.TargetIndex, st.Sent) = (conn, i, 0);
+                    everyHostRefused = false;
                 }
                 catch (Exception e) when (e is SmtpClientException or IOException or SocketException)
                 {
                     var (reply, dsn) = e is SmtpClientException se
                         ? (Classify.Describe(se), Classify.DsnOf(se))
                         : ($"connect to {target.Display}: {e.Message}", "4.4.1");
-                    st.Dead[i] = (reply, dsn);
+                    bool refused = e is SmtpClientException { } rejected && Classify.IsPermanent(rejected);
+                    everyHostRefused &= refused;
+                    st.Dead[i] = (reply, dsn, refused);
                     (lastReply, lastDsn, lastRelay, lastMta) = (reply, dsn, target.Display, null);
                     continue;
                 }
@@ -613,7 +621,8 @@ public sealed class RelayService : IAsyncDisposable
                 (lastReply, lastDsn, lastRelay, lastMta) = ($"lost connection with {target.Display}: {e.Message}", "4.4.2", target.Display, target.Host);
             }
         }
-        foreach (var r in remaining) outcomes.Add(new RecipientOutcome(r, RecipientStatus.Pending, lastDsn, lastReply, lastMta, lastRelay));
+        var left = everyHostRefused ? RecipientStatus.Failed : RecipientStatus.Pending;
+        foreach (var r in remaining) outcomes.Add(new RecipientOutcome(r, left, lastDsn, lastReply, lastMta, lastRelay));
         LogOutcomes(id, outcomes, age);
         return outcomes;
     }

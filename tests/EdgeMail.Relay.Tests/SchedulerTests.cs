@@ -248,6 +248,30 @@ public sealed class SchedulerTests
     }
 
     [Fact]
+    public async Task A_5xx_greeting_fails_over_and_only_when_every_host_refuses_does_the_recipient_bounce()
+    {
+        static SmtpClientException Refused(DeliveryTarget t) => new(SmtpFailureKind.Rejected, t.Host + ":25",
+            "refused at greeting", new SmtpReply(554, "5.7.1", "no relaying for you"));
+
+        await using (var one = new RelayHarness(RelayHarness.Options("smtp://first.test", "smtp://second.test")))
+        {
+            one.Upstream.OnConnect = t => t.Host == "first.test" ? Refused(t) : null;
+            await one.StartAsync();
+            var id = await one.SubmitAsync("a@edge.test", "b@example.com");
+            Assert.Equal("second.test", Assert.Single(one.Upstream.Sent).Host);
+            Assert.False(one.Queue.Contains(id));
+        }
+
+        await using var all = new RelayHarness(RelayHarness.Options("smtp://first.test", "smtp://second.test"));
+        all.Upstream.OnConnect = Refused;
+        await all.StartAsync();
+        var bounced = await all.SubmitAsync("a@edge.test", "b@example.com");
+        Assert.False(all.Queue.Contains(bounced));                      // final: not retried for five days
+        Assert.Single(all.Queue.Enqueued);                              // the DSN to a@edge.test
+        Assert.Contains(all.Log.Lines, l => l.Contains("status=bounced") && l.Contains("to=<b@example.com>"));
+    }
+
+    [Fact]
     public async Task When_every_upstream_is_down_the_message_is_deferred_with_the_reason()
     {
         await using var h = new RelayHarness(RelayHarness.Options("smtp://first.test", "smtp://second.test"));
