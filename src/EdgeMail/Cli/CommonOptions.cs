@@ -37,6 +37,24 @@ public static class CommonOptions
         return config;
     }
 
+    /// <summary><see cref="LoadConfig"/> for a verb: a bad config is reported as "config error: …" and the verb
+    /// returns <see cref="ExitCodes.Config"/> (78).</summary>
+    public static bool TryLoadConfig(CliContext context, string? configFile, string? spool,
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out EdgeMailConfig? config)
+    {
+        try
+        {
+            config = LoadConfig(context, configFile, spool);
+            return true;
+        }
+        catch (ConfigException e)
+        {
+            context.Fail("config error: " + e.Message);
+            config = null;
+            return false;
+        }
+    }
+
     /// <summary>Checks each value of a repeatable option with one of the config parsers, so the CLI and
     /// the file accept exactly the same forms.</summary>
     public static void ValidateEach(Option<string[]> option, Func<string, string?> check, string allowed)

@@ -47,16 +47,8 @@ public static class AlertCommand
     public static async Task<int> RunAsync(CliContext context, IReadOnlyList<string> to, string subject, string? from,
         string? configFile, string? spoolDirectory, CancellationToken cancellationToken = default)
     {
-        EdgeMailConfig config;
-        try
-        {
-            config = CommonOptions.LoadConfig(context, configFile, spoolDirectory);
-        }
-        catch (ConfigException e)
-        {
-            context.Fail("config error: " + e.Message);
+        if (!CommonOptions.TryLoadConfig(context, configFile, spoolDirectory, out EdgeMailConfig? config))
             return ExitCodes.Config;
-        }
         string host = config.Server.Hostname.Length > 0 ? config.Server.Hostname : Environment.MachineName;
         SendmailResult result = await AlertMessage.RunAsync(to, subject, context.Input, from ?? "edgemail@" + host, host,
             config.Spool.Directory, context.Time, cancellationToken);

@@ -39,16 +39,8 @@ public static class QueueCommand
 
     public static int Run(CliContext context, string? configFile, string? spoolDirectory, bool json, bool verbose)
     {
-        EdgeMailConfig config;
-        try
-        {
-            config = CommonOptions.LoadConfig(context, configFile, spoolDirectory);
-        }
-        catch (ConfigException e)
-        {
-            context.Fail("config error: " + e.Message);
+        if (!CommonOptions.TryLoadConfig(context, configFile, spoolDirectory, out EdgeMailConfig? config))
             return ExitCodes.Config;
-        }
 
         // Listing must not create a spool where none was: a typo in --spool should say so, not print
         // an empty queue.

@@ -46,16 +46,8 @@ public static class QueueControlCommands
     public static async Task<int> RunAsync(CliContext context, QueueVerb verb, string? id, string? configFile, string? spoolDirectory,
         CancellationToken cancellationToken = default)
     {
-        EdgeMailConfig config;
-        try
-        {
-            config = CommonOptions.LoadConfig(context, configFile, spoolDirectory);
-        }
-        catch (ConfigException e)
-        {
-            context.Fail("config error: " + e.Message);
+        if (!CommonOptions.TryLoadConfig(context, configFile, spoolDirectory, out EdgeMailConfig? config))
             return ExitCodes.Config;
-        }
         string directory = config.Spool.Directory;
         // Opening the spool would create it: a typo in --spool must say so, not act on an empty new queue.
         if (!Directory.Exists(directory))

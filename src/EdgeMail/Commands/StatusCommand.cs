@@ -36,16 +36,8 @@ public static class StatusCommand
     public static async Task<int> RunAsync(CliContext context, string? configFile, string? spoolDirectory, bool json, bool verbose,
         CancellationToken ct = default)
     {
-        EdgeMailConfig config;
-        try
-        {
-            config = CommonOptions.LoadConfig(context, configFile, spoolDirectory);
-        }
-        catch (ConfigException e)
-        {
-            context.Fail("config error: " + e.Message);
+        if (!CommonOptions.TryLoadConfig(context, configFile, spoolDirectory, out EdgeMailConfig? config))
             return ExitCodes.Config;
-        }
 
         string dir = config.Spool.Directory;
         StatusReport? report = Directory.Exists(dir) ? await StatusReports.AskDaemonAsync(dir, ct).ConfigureAwait(false) : null;
