@@ -36,10 +36,16 @@ public sealed class MessageSpool : IDisposable
     private bool _readOnly;
     private bool _dropOnly;
     private long _usedBytes;
+    private long _removed;                          // messages that left the queue since open (guarded by _gate)
 
     internal GroupCommitter Committer { get; }
 
-    /// <summary>One committed message as the process knows it (header plus side records).</summary>
+    /// <summary>
+    /// One committed message as the process knows it (header plus side records). The index holds one of these per
+    /// queued message for as long as the upstream is away — thousands on a Pi whose smarthost is down — so it is kept
+    /// small: the envelope's strings come from <see cref="_strings"/>, the recipients' states exist only once an
+    /// attempt changed one, and the entry itself is the lock that serialises file operations on its message.
+    /// </summary>
     private sealed class Entry
     {
         public required string Id { get; init; }
@@ -47,15 +53,19 @@ public sealed class MessageSpool : IDisposable
         public required int HeaderLength { get; init; }
         public required long MessageLength { get; init; }
         public required long FileLength { get; init; }
-        public required RecipientState[] Recipients { get; init; }
+        /// <summary>Null while no attempt has touched a recipient: each is then pending, as in the envelope.</summary>
+        public RecipientState[]? Recipients;
         public bool Held;
+        public bool Removed;
         public int Attempts;
         public string? LastError;
         public DateTimeOffset? NextAttempt;
         public long StateLength;                    // valid bytes in state/ID: where the next record goes
-        public bool Removed;
-        public readonly Lock Io = new();            // serialises file operations on this one message
+
+        public int RecipientCount => Envelope.Recipients.Count;
     }
+
+    private readonly EnvelopeStrings _strings = new();
 
     private MessageSpool(SpoolOptions options, ILogger logger, ISpoolFileSystem fs)
     {
@@ -189,6 +199,25 @@ public sealed class MessageSpool : IDisposable
         return list;
     }
 
+    /// <summary>What the status LEDs need to know of the queue, counted without copying the index
+    /// (a <see cref="List"/> every few seconds with thousands queued is garbage the size of the index).</summary>
+    public QueueCounts Count(DateTimeOffset now)
+    {
+        int total = 0, held = 0, deferred = 0, due = 0, failing = 0;
+        lock (_gate)
+        {
+            foreach (Entry e in _entries.Values)
+            {
+                total++;
+                if (e.Held) { held++; continue; }
+                if (e.Attempts > 0) deferred++;
+                if (e.NextAttempt is not { } next || next <= now) due++;
+                else if (e.Attempts > 0 && e.LastError is not null) failing++;
+            }
+            return new QueueCounts(total, held, deferred, due, failing, _removed);
+        }
+    }
+
     /// <summary>One message, or null when the ID is unknown (or not a valid queue ID).</summary>
     public QueueEntry? Get(string id)
     {
@@ -203,7 +232,7 @@ public sealed class MessageSpool : IDisposable
     public Stream OpenMessage(string id)
     {
         Entry entry = Find(id) ?? throw new KeyNotFoundException($"no queued message {Sanitize(id)}");
-        lock (entry.Io)
+        lock (entry)
         {
             if (entry.Removed)
                 throw new KeyNotFoundException($"message {id} was removed");
@@ -220,7 +249,7 @@ public sealed class MessageSpool : IDisposable
         ThrowIfReadOnly();
         Entry entry = Find(id) ?? throw new KeyNotFoundException($"no queued message {Sanitize(id)}");
         byte[] record = SideRecord.Encode(attempt);
-        lock (entry.Io)
+        lock (entry)
         {
             if (entry.Removed)
                 throw new KeyNotFoundException($"message {id} was removed");
@@ -320,7 +349,7 @@ public sealed class MessageSpool : IDisposable
                     _logger.LogError("spool: maildrop {Id} not imported: {Error}", name, e.Message);
                     continue;
                 }
-                imported.Add(NewEntry(info, held: false));
+                imported.Add(NewEntry(info, held: false, _strings));
             }
             if (imported.Count == 0)
                 return 0;
@@ -349,7 +378,7 @@ public sealed class MessageSpool : IDisposable
         foreach (Entry e in imported)
         {
             _logger.LogInformation("spool: queued {Id} from maildrop, from=<{Sender}> rcpts={Count} size={Size}",
-                e.Id, e.Envelope.Sender, e.Recipients.Length, e.MessageLength);
+                e.Id, e.Envelope.Sender, e.RecipientCount, e.MessageLength);
             RaiseCommitted(e.Id);
         }
         return imported.Count;
@@ -529,11 +558,10 @@ public sealed class MessageSpool : IDisposable
         var entry = new Entry
         {
             Id = writer.QueueId,
-            Envelope = envelope,
+            Envelope = _strings.Share(envelope),
             HeaderLength = headerLength,
             MessageLength = messageLength,
             FileLength = fileLength,
-            Recipients = InitialRecipients(envelope),
         };
         lock (_gate)
             _entries[entry.Id] = entry;
@@ -635,7 +663,7 @@ public sealed class MessageSpool : IDisposable
                         corrupt++;
                     continue;
                 }
-                found.Add(NewEntry(info, held));
+                found.Add(NewEntry(info, held, _strings));
             }
         }
         lock (_gate)
@@ -760,14 +788,13 @@ public sealed class MessageSpool : IDisposable
 
     // ---- helpers ----
 
-    private static Entry NewEntry(QueueFile.Info info, bool held) => new()
+    private static Entry NewEntry(QueueFile.Info info, bool held, EnvelopeStrings? strings = null) => new()
     {
         Id = info.Id,
-        Envelope = info.Envelope,
+        Envelope = strings is null ? info.Envelope : strings.Share(info.Envelope),
         HeaderLength = info.HeaderLength,
         MessageLength = info.MessageLength,
         FileLength = info.FileLength,
-        Recipients = InitialRecipients(info.Envelope),
         Held = held,
     };
 
@@ -787,6 +814,9 @@ public sealed class MessageSpool : IDisposable
         if (attempt.Error is not null)
             entry.LastError = attempt.Error;
         entry.NextAttempt = attempt.NextAttempt;
+        if (attempt.Recipients.Count == 0)
+            return;
+        entry.Recipients ??= InitialRecipients(entry.Envelope);
         foreach (RecipientState change in attempt.Recipients)
         {
             bool matched = false;
@@ -816,7 +846,7 @@ public sealed class MessageSpool : IDisposable
         Id = e.Id,
         Envelope = e.Envelope,
         Size = e.MessageLength,
-        Recipients = (RecipientState[])e.Recipients.Clone(),
+        Recipients = e.Recipients is { } changed ? (RecipientState[])changed.Clone() : InitialRecipients(e.Envelope),
         Attempts = e.Attempts,
         LastError = e.LastError,
         NextAttempt = e.NextAttempt,
@@ -839,7 +869,7 @@ public sealed class MessageSpool : IDisposable
         Entry? entry = Find(id);
         if (entry is null)
             return false;
-        lock (entry.Io)
+        lock (entry)
         {
             if (entry.Removed)
                 return false;
@@ -858,7 +888,10 @@ public sealed class MessageSpool : IDisposable
             entry.Removed = true;
         }
         lock (_gate)
+        {
             _entries.Remove(id);
+            _removed++;
+        }
         Release(entry.FileLength);
         return true;
     }
@@ -869,7 +902,7 @@ public sealed class MessageSpool : IDisposable
         Entry? entry = Find(id);
         if (entry is null)
             return false;
-        lock (entry.Io)
+        lock (entry)
         {
             if (entry.Removed || entry.Held == hold)
                 return false;

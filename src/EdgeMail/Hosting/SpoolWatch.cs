@@ -11,10 +11,10 @@ namespace EdgeMail.Hosting;
 /// </summary>
 public sealed class SpoolWatch : IAsyncDisposable
 {
-    /// <summary>How often the queue is looked at for the LEDs. A commit does not trigger a look: a look snapshots every
-    /// queued entry (List()), and one per commit with thousands queued was megabytes of garbage per second, most of the
-    /// composed daemon's peak RSS growth under load (BENCHMARKS.md, Memory). A commit pulses and counts at once instead
-    /// (<see cref="OnCommitted"/>); the next look corrects the count for what the relay has taken out since.</summary>
+    /// <summary>How often the queue is looked at for the LEDs. A look counts the index in place
+    /// (<see cref="MessageSpool.Count"/>, no copy), but it walks every queued entry, so a commit does not trigger one:
+    /// a commit pulses and counts at once instead (<see cref="OnCommitted"/>), and the next look corrects the count for
+    /// what the relay has taken out since.</summary>
     public static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(5);
     /// <summary>Backstop for a missed inotify event (queue overflow, a watcher that could not start).</summary>
     public static readonly TimeSpan MaildropSweep = TimeSpan.FromSeconds(60);
@@ -26,10 +26,7 @@ public sealed class SpoolWatch : IAsyncDisposable
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly CancellationTokenSource _stop = new();
     private readonly FileSystemWatcher? _watcher;
-    // Guarded by its own lock object: Refresh replaces the set, so locking on the set itself let a committer
-    // that waited on the old set add to the new one while Refresh enumerated it.
-    private readonly Lock _knownGate = new();
-    private HashSet<string> _known = new(StringComparer.Ordinal);
+    private long _removedSeen;                       // QueueCounts.Removed at the last look
     private int _maildropSignalled;
     private Task _loop = Task.CompletedTask;
 
@@ -65,12 +62,9 @@ public sealed class SpoolWatch : IAsyncDisposable
     private void OnCommitted(string id)
     {
         _state.Pulse();
-        // The new message is due now: the LEDs show it without waiting for the next full look (which corrects
+        // The new message is due now: the LEDs show it without waiting for the next look (which corrects
         // the count if the relay was quicker).
-        lock (_knownGate)
-        {
-            if (_known.Add(id)) _state.QueueDepth++;
-        }
+        _state.QueueDepth++;
         _state.Delivering = true;
     }
 
@@ -118,29 +112,13 @@ public sealed class SpoolWatch : IAsyncDisposable
 
     private void Refresh()
     {
-        IReadOnlyList<QueueEntry> entries;
-        try
-        {
-            entries = _spool.List();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or SpoolException)
-        {
-            _log.LogWarning("queue listing: {Error}", e.Message);
-            return;
-        }
-        DateTimeOffset now = _time.GetUtcNow();
-        var current = new HashSet<string>(entries.Select(e => e.Id), StringComparer.Ordinal);
-        int gone;
-        lock (_knownGate)
-        {
-            gone = _known.Count(id => !current.Contains(id));
-            _known = current;
-        }
+        QueueCounts counts = _spool.Count(_time.GetUtcNow());
+        long gone = counts.Removed - Interlocked.Exchange(ref _removedSeen, counts.Removed);
         for (int i = 0; i < Math.Min(gone, 4); i++) _state.Pulse(); // the LED shows at most a short burst anyway
-        _state.QueueDepth = entries.Count;
-        _state.DeferredCount = entries.Count(e => !e.Held && e.Attempts > 0);
-        _state.Delivering = entries.Any(e => !e.Held && (e.NextAttempt is null || e.NextAttempt <= now));
-        _state.UpstreamFailing = entries.Any(e => !e.Held && e.Attempts > 0 && e.LastError is not null && e.NextAttempt > now);
+        _state.QueueDepth = counts.Total;
+        _state.DeferredCount = counts.Deferred;
+        _state.Delivering = counts.Due > 0;
+        _state.UpstreamFailing = counts.Failing > 0;
     }
 
     public async ValueTask DisposeAsync()
