@@ -146,4 +146,29 @@ public sealed class ServeCompositionTests(ITestOutputHelper output)
         Assert.Contains("235 ", run.Stdout);
         Assert.Contains("queued as", run.Stdout);
     }
+
+    [Fact]
+    public async Task OpenSSL_is_loaded_only_when_a_client_asks_for_TLS_and_then_the_generated_certificate_is_made()
+    {
+        using var dir = new TempDirectory("serve-lazy-tls");
+        var binary = EdgeMailBinary.X64;
+        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"), output);
+        string certificate = Path.Combine(server.SpoolDirectory, "tls", "selfsigned.pem");
+        bool OpenSslMapped() => File.ReadAllText($"/proc/{server.ProcessId}/maps").Contains("libcrypto", StringComparison.Ordinal);
+
+        var plain = await Tool.RunAsync(Swaks, ["--server", "127.0.0.1", "--port", server.Port.ToString(), "--from", "cam@lan.test",
+            "--to", "ops@example.test", "--timeout", "30"]);
+        Assert.True(plain.ExitCode == 0, plain.ToString());
+        Assert.Contains("STARTTLS", plain.Stdout);   // offered all along
+        Assert.False(OpenSslMapped());
+        Assert.False(File.Exists(certificate));
+
+        var tls = await Tool.RunAsync(Swaks, ["--server", "127.0.0.1", "--port", server.Port.ToString(), "--from", "cam@lan.test",
+            "--to", "ops@example.test", "--tls", "--timeout", "30"]);
+        Assert.True(tls.ExitCode == 0, tls.ToString());
+        Assert.Contains("queued as", tls.Stdout);
+        Assert.True(OpenSslMapped());
+        Assert.True(File.Exists(certificate));
+        Assert.Contains("generated a self-signed TLS certificate", server.Log);
+    }
 }

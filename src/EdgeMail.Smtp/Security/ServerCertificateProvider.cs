@@ -55,12 +55,21 @@ public static class ServerCertificateProvider
         return new ServerCertificate(ForSslStream(cert), Sha256Fingerprint(cert), false, Path.GetFullPath(certificatePemPath));
     }
 
+    /// <summary>Where the self-signed certificate is kept under <paramref name="stateDirectory"/>.</summary>
+    public static string SelfSignedPath(string stateDirectory) =>
+        System.IO.Path.Combine(stateDirectory, SelfSignedDirectory, SelfSignedFileName);
+
+    /// <summary>Creates (or tightens to 0700) the self-signed certificate's folder without touching the certificate:
+    /// a daemon that makes it on demand finds an unwritable state folder at start-up, not at a client's STARTTLS.</summary>
+    public static void PrepareSelfSigned(string stateDirectory) =>
+        SecureFile.EnsurePrivateDirectory(System.IO.Path.Combine(stateDirectory, SelfSignedDirectory));
+
     public static ServerCertificate LoadOrCreateSelfSigned(string stateDirectory, string hostName, TimeProvider? time = null, ILogger? logger = null)
     {
         time ??= TimeProvider.System;
         logger ??= NullLogger.Instance;
         string dir = System.IO.Path.Combine(stateDirectory, SelfSignedDirectory);
-        string path = System.IO.Path.Combine(dir, SelfSignedFileName);
+        string path = SelfSignedPath(stateDirectory);
         SecureFile.EnsurePrivateDirectory(dir);
         var now = time.GetUtcNow();
 

@@ -39,8 +39,8 @@ public sealed class SmtpListener : IAsyncDisposable
 
     public SmtpListener(IReadOnlyList<ListenerEndpoint> endpoints, SmtpServerOptions options, MessageSpool spool, ILogger? logger)
     {
-        if (options.Certificate is null && endpoints.Any(e => e.ImplicitTls))
-            throw new ArgumentException("An implicit-TLS endpoint needs SmtpServerOptions.Certificate.", nameof(endpoints));
+        if (!options.OffersTls && endpoints.Any(e => e.ImplicitTls))
+            throw new ArgumentException("An implicit-TLS endpoint needs SmtpServerOptions.Certificate or CertificateSource.", nameof(endpoints));
         _endpoints = endpoints;
         _options = options;
         _spool = spool;

@@ -51,6 +51,14 @@ public sealed class SmtpServerOptions
         }
     }
 
+    /// <summary>
+    /// A certificate made or loaded on demand (the generated self-signed one), used when <see cref="Certificate"/> is
+    /// null: called once, at the first TLS handshake, so a device whose clients never ask for TLS never loads OpenSSL
+    /// (about 4.4 MiB of libcrypto resident). STARTTLS is offered on the strength of it. When it throws, that STARTTLS
+    /// is answered 454 4.7.0 (RFC 3207 §4: TLS temporarily unavailable) and the next one calls it again.
+    /// </summary>
+    public Func<X509Certificate2>? CertificateSource { get; set; }
+
     /// <summary>How long a client may take over the TLS handshake (STARTTLS or implicit TLS).</summary>
     public TimeSpan TlsHandshakeTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -70,11 +78,28 @@ public sealed class SmtpServerOptions
 
     private X509Certificate2? _certificate;
     private SslServerAuthenticationOptions? _tls;
+    private readonly Lock _sourceGate = new();
     private AuthThrottle? _defaultThrottle;
 
-    /// <summary>Built once per certificate (the chain is built here, not on every handshake).</summary>
-    internal SslServerAuthenticationOptions? TlsOptions =>
-        _certificate is null ? null : _tls ??= TlsServerOptions.Create(_certificate);
+    /// <summary>STARTTLS is offered and implicit-TLS listeners can run.</summary>
+    internal bool OffersTls => _certificate is not null || CertificateSource is not null;
+
+    /// <summary>Built once per certificate (the chain is built here, not on every handshake); null when no TLS is
+    /// offered. Throws what <see cref="CertificateSource"/> throws.</summary>
+    internal SslServerAuthenticationOptions? TlsOptions
+    {
+        get
+        {
+            if (_tls is { } built) return built;
+            if (_certificate is null && CertificateSource is { } source)
+            {
+                // One caller makes the certificate (it may write a file); the others wait for it.
+                lock (_sourceGate)
+                    _certificate ??= source();
+            }
+            return _certificate is null ? null : _tls ??= TlsServerOptions.Create(_certificate);
+        }
+    }
 
     internal AuthThrottle EffectiveThrottle =>
         Throttle ?? LazyInitializer.EnsureInitialized(ref _defaultThrottle, static () => new AuthThrottle());

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Security;
 using System.Runtime.CompilerServices;
 using System.Security.Authentication;
+using System.Security.Cryptography;
 using EdgeMail.Smtp.Replies;
 using EdgeMail.Smtp.Security;
 using EdgeMail.Spool;
@@ -75,11 +76,11 @@ public sealed class SmtpSession
     }
 
     /// <param name="implicitTls">RFC 8314 §3.3 (port 465 style): the TLS handshake comes before the greeting;
-    /// needs <see cref="SmtpServerOptions.Certificate"/>.</param>
+    /// needs <see cref="SmtpServerOptions.Certificate"/> or <see cref="SmtpServerOptions.CertificateSource"/>.</param>
     public SmtpSession(Stream transport, IPEndPoint remote, SmtpServerOptions o, MessageSpool spool, ILogger? logger, bool implicitTls)
     {
-        if (implicitTls && o.Certificate is null)
-            throw new ArgumentException("An implicit-TLS session needs SmtpServerOptions.Certificate.", nameof(implicitTls));
+        if (implicitTls && !o.OffersTls)
+            throw new ArgumentException("An implicit-TLS session needs SmtpServerOptions.Certificate or CertificateSource.", nameof(implicitTls));
         _implicitTls = implicitTls;
         _address = NetworkList.Normalize(remote.Address);
         _transport = transport;
@@ -132,7 +133,7 @@ public sealed class SmtpSession
             "CHUNKING",                                                                          // RFC 3030
         };
         // RFC 3207 §4: offered only while there is something to upgrade.
-        if (_options.Certificate is not null && !IsTls)
+        if (_options.OffersTls && !IsTls)
             list.Add("STARTTLS");
         // RFC 4954 §4 and §14: a password is never invited over plaintext, unless the client's network is one
         // where plaintext AUTH was explicitly allowed (old appliances).
@@ -211,7 +212,8 @@ public sealed class SmtpSession
             SmtpLog.TlsStarted(_logger, _client, ssl.SslProtocol.ToString(), ssl.NegotiatedCipherSuite.ToString());
             return true;
         }
-        catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException or System.Net.Sockets.SocketException or ObjectDisposedException)
+        catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException or System.Net.Sockets.SocketException
+                                   or ObjectDisposedException or CryptographicException or UnauthorizedAccessException)
         {
             SmtpLog.TlsFailed(_logger, _client, e.GetType().Name, e.Message);
             _disconnectReason = "TLS handshake failed";
@@ -565,7 +567,8 @@ public sealed class SmtpSession
                 Reply(SmtpReplyKind.Obsolete);
                 break;
             case SmtpVerb.StartTls:
-                if (_options.TlsOptions is not { } tls)
+            {
+                if (!_options.OffersTls)
                 {
                     Reply(SmtpReplyKind.NotImplemented);
                     break;
@@ -575,8 +578,24 @@ public sealed class SmtpSession
                     Reply(tlsRefusal);
                     break;
                 }
+                SslServerAuthenticationOptions? tls;
+                try
+                {
+                    tls = _options.TlsOptions;
+                }
+                catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException)
+                {
+                    SmtpLog.TlsFailed(_logger, _client, "certificate", e.Message);
+                    tls = null;
+                }
+                if (tls is null)
+                {
+                    Reply(SmtpReplyKind.TlsNotAvailable);
+                    break;
+                }
                 await StartTlsAsync(tls).ConfigureAwait(false);
                 break;
+            }
             case SmtpVerb.Auth:
             {
                 if (_options.Users is null)

@@ -69,11 +69,25 @@ internal sealed class Daemon(CliContext context, EdgeMailConfig config, LogSink 
                 string stateDirectory = config.Tls.StateDirectory.Length > 0
                     ? Path.GetFullPath(config.Tls.StateDirectory, context.CurrentDirectory)
                     : config.Spool.Directory;
-                ServerCertificate certificate = ServerCertificateProvider.Resolve(
-                    config.Tls.Certificate.Length > 0 ? Path.GetFullPath(config.Tls.Certificate, context.CurrentDirectory) : null,
-                    config.Tls.Key.Length > 0 ? Path.GetFullPath(config.Tls.Key, context.CurrentDirectory) : null,
-                    stateDirectory, options.HostName, context.Time, sink.CreateLogger("tls"));
-                options.Certificate = certificate.Certificate;
+                ILogger tlsLog = sink.CreateLogger("tls");
+                if (config.Tls.Certificate.Length > 0)
+                {
+                    // The administrator's own certificate: loaded now, so a wrong path or key stops start-up (exit 78).
+                    options.Certificate = ServerCertificateProvider.Resolve(
+                        Path.GetFullPath(config.Tls.Certificate, context.CurrentDirectory),
+                        config.Tls.Key.Length > 0 ? Path.GetFullPath(config.Tls.Key, context.CurrentDirectory) : null,
+                        stateDirectory, options.HostName, context.Time, tlsLog).Certificate;
+                }
+                else
+                {
+                    // The generated self-signed one: made (or loaded) at the first TLS handshake, so OpenSSL is only
+                    // loaded when a client asks for TLS (BENCHMARKS.md, Memory). Its folder is checked now.
+                    string hostName = options.HostName;
+                    ServerCertificateProvider.PrepareSelfSigned(stateDirectory);
+                    options.CertificateSource = () => ServerCertificateProvider.Resolve(null, null, stateDirectory, hostName, context.Time, tlsLog).Certificate;
+                    tlsLog.LogInformation("STARTTLS offered with the self-signed certificate in {Path}, made or loaded at the first TLS handshake",
+                        ServerCertificateProvider.SelfSignedPath(stateDirectory));
+                }
             }
         }
         catch (UsersFileException e)
