@@ -36,7 +36,8 @@ declare -A DEPS_TEST=(
   [postfix]=/usr/sbin/smtp-sink
   [openssl]=/usr/bin/openssl
   [procps]=/usr/bin/ps
-  [strace]=/usr/bin/strace     # bench/run.sh: fsync calls per message
+  [strace]=/usr/bin/strace     # bench/run.sh: fsync calls per message; the unit's system call filter test
+  [systemd]=/usr/bin/systemd-analyze   # the unit file: offline exposure score, @system-service expansion
 )
 
 apt_install() {

@@ -134,4 +134,22 @@ public sealed class InstallScriptTests : IDisposable
         Assert.Equal(0, (await Install("--no-enable")).Code);
         Assert.False(File.Exists(P("/etc/systemd/system/multi-user.target.wants/edgemail.service")));
     }
+
+    [Fact]
+    public async Task The_installed_unit_is_confined_systemd_analyze_security_rates_its_exposure_at_most_2_5_of_10()
+    {
+        Assert.Equal(0, (await Install("--no-enable")).Code);
+        var start = new ProcessStartInfo("/usr/bin/systemd-analyze") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in (string[])["security", "--offline=yes", "--root=" + _root, P("/etc/systemd/system/edgemail.service")])
+            start.ArgumentList.Add(a);
+        using var p = Process.Start(start)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        string output = await stdout + await stderr;
+        // "→ Overall exposure level for edgemail.service: 2.0 OK": 0 is fully confined, 10 is not at all.
+        var m = System.Text.RegularExpressions.Regex.Match(output, @"Overall exposure level for edgemail\.service: (\d+\.\d)");
+        Assert.True(m.Success, output);
+        Assert.InRange(double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), 0.0, 2.5);
+    }
 }

@@ -21,7 +21,7 @@ public sealed class ServeCompositionTests(ITestOutputHelper output)
         Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "EdgeMail.Relay.Tests", "upstreams", "upstream.py"));
 
     /// <summary>upstream.py in "plain" mode: prints its port, writes each message to OUTDIR/N.eml before the 250.</summary>
-    static async Task<(Process Process, int Port)> StartUpstreamAsync(string outDir)
+    internal static async Task<(Process Process, int Port)> StartUpstreamAsync(string outDir)
     {
         Directory.CreateDirectory(outDir);
         var info = new ProcessStartInfo(Python) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };

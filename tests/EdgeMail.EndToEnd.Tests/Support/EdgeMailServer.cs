@@ -24,12 +24,16 @@ public sealed partial class EdgeMailServer : IAsyncDisposable
     readonly TaskCompletionSource<IPEndPoint> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
     readonly string _command;
     ITestOutputHelper? _output;
+    bool _launched;
 
     public EdgeMailBinary Binary { get; }
     public string SpoolDirectory { get; }
     public IPEndPoint Endpoint { get; private set; } = null!;
     public int Port => Endpoint.Port;
     public int ProcessId => _process.Id;
+    /// <summary>The edgemail process itself: <see cref="ProcessId"/>, or its child when it runs under a launcher
+    /// (strace).</summary>
+    public int DaemonProcessId => _launched ? ChildOf(_process.Id) : _process.Id;
     public bool HasExited => _process.HasExited;
 
     /// <summary>Each line the server logs, as it arrives (after it is added to <see cref="Log"/>).</summary>
@@ -74,15 +78,26 @@ public sealed partial class EdgeMailServer : IAsyncDisposable
     /// the mail out of the queue). A test's `--relay` still relays: an upstream wins over MX delivery.</param>
     public static async Task<EdgeMailServer> StartAsync(EdgeMailBinary binary, string spoolDirectory, ITestOutputHelper? output = null,
                                                        string? configFile = null, IEnumerable<string>? extraArguments = null,
-                                                       bool holdWithoutUpstream = true)
+                                                       bool holdWithoutUpstream = true, IReadOnlyList<string>? launcher = null)
     {
         var arguments = new List<string> { "serve", "--listen", "127.0.0.1:0", "--spool", spoolDirectory };
         if (configFile is not null) arguments.AddRange(["--config", configFile]);
         if (extraArguments is not null) arguments.AddRange(extraArguments);
         if (holdWithoutUpstream && !arguments.Contains("--mx-delivery")) arguments.AddRange(["--mx-delivery", "false"]);
 
-        var server = new EdgeMailServer(binary, spoolDirectory, binary.StartInfo(arguments, Path.GetDirectoryName(spoolDirectory)!));
+        var info = binary.StartInfo(arguments, Path.GetDirectoryName(spoolDirectory)!);
+        if (launcher is not null)
+        {
+            // launcher[0] launcher[1..] BINARY ARGUMENTS..., e.g. strace -f -c -o FILE edgemail serve ...
+            var inner = new List<string> { info.FileName };
+            inner.AddRange(info.ArgumentList);
+            info.FileName = launcher[0];
+            info.ArgumentList.Clear();
+            foreach (var a in launcher.Skip(1).Concat(inner)) info.ArgumentList.Add(a);
+        }
+        var server = new EdgeMailServer(binary, spoolDirectory, info);
         server._output = output;
+        server._launched = launcher is not null;
         server._process.Start();
         server._process.StandardInput.Close();
         server._process.BeginOutputReadLine();
@@ -105,8 +120,10 @@ public sealed partial class EdgeMailServer : IAsyncDisposable
         if (!_process.HasExited)
         {
             // Under qemu-user the signal goes to the emulator, which delivers it to the guest program.
-            if (kill(_process.Id, signal) != 0 && !_process.HasExited)
-                Assert.Fail($"kill({_process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
+            // Under a launcher the signal goes to edgemail itself; the launcher ends when it does.
+            int target = DaemonProcessId;
+            if (kill(target, signal) != 0 && !_process.HasExited)
+                Assert.Fail($"kill({target}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
             try
             {
                 await _process.WaitForExitAsync().WaitAsync(StopLimit);
@@ -144,6 +161,9 @@ public sealed partial class EdgeMailServer : IAsyncDisposable
         catch (InvalidOperationException) { } // the test has already finished
         _process.Dispose();
     }
+
+    static int ChildOf(int pid) =>
+        int.Parse(File.ReadAllText($"/proc/{pid}/task/{pid}/children").Split(' ', StringSplitOptions.RemoveEmptyEntries)[0]);
 
     public const int SIGINT = 2;
     public const int SIGTERM = 15;
