@@ -7,16 +7,31 @@ namespace EdgeMail.EndToEnd.Tests;
 /// <summary>
 /// firmware-config/edgemail.service confines the daemon with a system call filter. A filter that misses a call the
 /// daemon needs breaks it on the Pi only (EPERM where the code expects success), so the filter is checked here against
-/// what the native binary really calls: `serve` under strace through every kind of work it does.
+/// what the native binary really calls: `serve` under strace through every kind of work it does, with the kernel
+/// refusing writable-and-executable memory as MemoryDenyWriteExecute=yes will on the device.
 /// </summary>
 public sealed class ServiceUnitTests(ITestOutputHelper output)
 {
     static readonly string Unit = Path.GetFullPath(Path.Combine(SourceDir(), "..", "..", "firmware-config", "edgemail.service"));
     static string SourceDir([CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;
 
+    /// <summary>What systemd does for MemoryDenyWriteExecute= and NoNewPrivileges=, done by hand before exec: the kernel's
+    /// PR_SET_MDWE (Linux 6.3+; refuses any mapping that is, or later becomes, both writable and executable) and
+    /// PR_SET_NO_NEW_PRIVS. Both are inherited by children and kept across execve.</summary>
+    const string Confine = """
+        import ctypes, os, sys
+        libc = ctypes.CDLL(None, use_errno=True)
+        for option, name in ((65, "PR_SET_MDWE"), (38, "PR_SET_NO_NEW_PRIVS")):
+            if libc.prctl(option, 1, 0, 0, 0) != 0:
+                sys.exit(f"{name}: {os.strerror(ctypes.get_errno())}")
+        os.execv(sys.argv[1], sys.argv[1:])
+        """;
+
     [Fact]
-    public async Task Every_system_call_the_daemon_makes_is_allowed_by_the_units_SystemCallFilter()
+    public async Task Every_system_call_the_daemon_makes_is_allowed_by_the_units_SystemCallFilter_and_it_runs_with_MemoryDenyWriteExecute()
     {
+        Assert.Contains("MemoryDenyWriteExecute=yes", File.ReadAllLines(Unit));
+        Assert.Contains("NoNewPrivileges=yes", File.ReadAllLines(Unit));
         string filter = Assert.Single(File.ReadAllLines(Unit), l => l.StartsWith("SystemCallFilter=", StringComparison.Ordinal))["SystemCallFilter=".Length..];
         HashSet<string> allowed = await ExpandAsync(filter.Split(' ', StringSplitOptions.RemoveEmptyEntries));
 
@@ -28,7 +43,8 @@ public sealed class ServiceUnitTests(ITestOutputHelper output)
         {
             await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"), output,
                 extraArguments: ["--relay", $"smtp://127.0.0.1:{port}"],
-                launcher: ["/usr/bin/strace", "-f", "-qq", "-c", "-o", trace]);
+                launcher: ["/usr/bin/python3", "-c", Confine, "/usr/bin/strace", "-f", "-qq", "-c", "-o", trace]);
+            Assert.Contains("NoNewPrivs:\t1", File.ReadAllText($"/proc/{server.DaemonProcessId}/status"));
 
             // A plain session, a STARTTLS session (OpenSSL, the generated certificate), a maildrop import (inotify),
             // `status` and `queue flush` over the daemon's socket, and the relay delivering all of it upstream.
