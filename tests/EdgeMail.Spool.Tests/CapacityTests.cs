@@ -111,15 +111,21 @@ public sealed class CapacityTests : IDisposable
         Assert.Empty(_dir.Files("tmp"));
     }
 
+    /// <summary>The error the first write of a new message meets over <paramref name="fs"/>. <paramref name="armFault"/>
+    /// runs after Create: the header Create writes is not the write under test.</summary>
+    private async Task<SpoolError> FirstWriteErrorAsync(ISpoolFileSystem fs, Action? armFault = null)
+    {
+        using MessageSpool spool = MessageSpool.Open(_dir.Options(), null, fs);
+        await using SpoolWriter writer = spool.Create(Mail.Envelope());
+        armFault?.Invoke();
+        return (await Assert.ThrowsAsync<SpoolException>(() => writer.WriteAsync(Mail.Message(100)).AsTask())).Error;
+    }
+
     [Fact]
     public async Task Enospc_from_the_file_system_is_insufficient_storage_not_an_io_error()
     {
         var fs = new FaultInjectingFileSystem();
-        using MessageSpool spool = MessageSpool.Open(_dir.Options(), null, fs);
-        await using SpoolWriter writer = spool.Create(Mail.Envelope());
-        fs.FailOn(SpoolStep.Write, kind: FaultKind.NoSpace);
-        var failure = await Assert.ThrowsAsync<SpoolException>(() => writer.WriteAsync(Mail.Message(100)).AsTask());
-        Assert.Equal(SpoolError.InsufficientStorage, failure.Error);
+        Assert.Equal(SpoolError.InsufficientStorage, await FirstWriteErrorAsync(fs, () => fs.FailOn(SpoolStep.Write, kind: FaultKind.NoSpace)));
     }
 
     [Fact]
@@ -127,11 +133,7 @@ public sealed class CapacityTests : IDisposable
     {
         // /dev/full answers every write with ENOSPC: the BCL's own exception must classify the same
         // way as the injected one.
-        var fs = new DevFullFileSystem();
-        using MessageSpool spool = MessageSpool.Open(_dir.Options(), null, fs);
-        await using SpoolWriter writer = spool.Create(Mail.Envelope());
-        var failure = await Assert.ThrowsAsync<SpoolException>(() => writer.WriteAsync(Mail.Message(100)).AsTask());
-        Assert.Equal(SpoolError.InsufficientStorage, failure.Error);
+        Assert.Equal(SpoolError.InsufficientStorage, await FirstWriteErrorAsync(new DevFullFileSystem()));
     }
 
     private sealed class DevFullFileSystem : ISpoolFileSystem
