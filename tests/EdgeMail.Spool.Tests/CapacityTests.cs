@@ -4,8 +4,12 @@ namespace EdgeMail.Spool.Tests;
 
 /// <summary>Issue 2, capacity: a maximum spool size and a minimum free space; a message that would not
 /// fit fails (452 4.3.1), the spool stays consistent and smaller messages still go in.</summary>
-public class CapacityTests
+public sealed class CapacityTests : IDisposable
 {
+    private readonly TempSpoolDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
     private static async Task WriteInChunksAsync(SpoolWriter writer, int size)
     {
         byte[] chunk = Mail.Message(4096);
@@ -16,8 +20,7 @@ public class CapacityTests
     [Fact]
     public async Task A_message_over_the_spool_limit_fails_while_streaming_and_a_smaller_one_still_fits()
     {
-        using var dir = new TempSpoolDirectory();
-        using MessageSpool spool = MessageSpool.Open(dir.Options(maxSpoolBytes: 50_000));
+        using MessageSpool spool = MessageSpool.Open(_dir.Options(maxSpoolBytes: 50_000));
         string small = await Mail.QueueAsync(spool, Mail.Message(10_000));
         long usedBefore = spool.UsedBytes;
 
@@ -25,7 +28,7 @@ public class CapacityTests
         var failure = await Assert.ThrowsAsync<SpoolException>(() => WriteInChunksAsync(big, 60_000));
         Assert.Equal(SpoolError.InsufficientStorage, failure.Error);
         Assert.InRange(big.Length, 30_000, 40_000);         // stopped at the limit, not after the whole message
-        Assert.Empty(dir.Files("tmp"));
+        Assert.Empty(_dir.Files("tmp"));
         Assert.Equal(usedBefore, spool.UsedBytes);
 
         string second = await Mail.QueueAsync(spool, Mail.Message(20_000));
@@ -35,8 +38,7 @@ public class CapacityTests
     [Fact]
     public async Task Has_room_for_follows_the_limit_as_messages_come_and_go()
     {
-        using var dir = new TempSpoolDirectory();
-        using MessageSpool spool = MessageSpool.Open(dir.Options(maxSpoolBytes: 50_000));
+        using MessageSpool spool = MessageSpool.Open(_dir.Options(maxSpoolBytes: 50_000));
         Assert.True(spool.HasRoomFor(49_000));
         Assert.False(spool.HasRoomFor(60_000));
         Assert.False(spool.HasRoomFor(-1));
@@ -53,16 +55,15 @@ public class CapacityTests
     [Fact]
     public async Task The_minimum_free_space_is_kept_and_smaller_messages_still_fit()
     {
-        using var dir = new TempSpoolDirectory();
         var fs = new FaultInjectingFileSystem { FreeBytes = 1_000_000 };
-        using MessageSpool spool = MessageSpool.Open(dir.Options(minFreeBytes: 900_000), null, fs);
+        using MessageSpool spool = MessageSpool.Open(_dir.Options(minFreeBytes: 900_000), null, fs);
         Assert.False(spool.HasRoomFor(200_000));
         Assert.True(spool.HasRoomFor(50_000));
 
         await using SpoolWriter big = spool.Create(Mail.Envelope());
         var failure = await Assert.ThrowsAsync<SpoolException>(() => WriteInChunksAsync(big, 200_000));
         Assert.Equal(SpoolError.InsufficientStorage, failure.Error);
-        Assert.Empty(dir.Files("tmp"));
+        Assert.Empty(_dir.Files("tmp"));
 
         string small = await Mail.QueueAsync(spool, Mail.Message(50_000));
         Assert.Equal(small, Assert.Single(spool.List()).Id);
@@ -71,19 +72,17 @@ public class CapacityTests
     [Fact]
     public void No_message_is_started_when_free_space_is_already_below_the_minimum()
     {
-        using var dir = new TempSpoolDirectory();
         var fs = new FaultInjectingFileSystem { FreeBytes = 10_000 };
-        using MessageSpool spool = MessageSpool.Open(dir.Options(minFreeBytes: 64_000), null, fs);
+        using MessageSpool spool = MessageSpool.Open(_dir.Options(minFreeBytes: 64_000), null, fs);
         Assert.Equal(SpoolError.InsufficientStorage, Assert.Throws<SpoolException>(() => spool.Create(Mail.Envelope())).Error);
-        Assert.Empty(dir.Files("tmp"));
+        Assert.Empty(_dir.Files("tmp"));
     }
 
     [Fact]
     public async Task Concurrent_writers_racing_for_the_last_space_never_overfill_the_spool()
     {
-        using var dir = new TempSpoolDirectory();
         const long limit = 100_000;
-        using MessageSpool spool = MessageSpool.Open(dir.Options(maxSpoolBytes: limit));
+        using MessageSpool spool = MessageSpool.Open(_dir.Options(maxSpoolBytes: limit));
         var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Task<bool>[] sessions = Enumerable.Range(0, 20).Select(_ => Task.Run(async () =>
         {
@@ -105,23 +104,28 @@ public class CapacityTests
 
         // (Which ones win depends on scheduling; that the limit holds and the count is exact does not.)
         Assert.Contains(false, outcomes);
-        long onDisk = Directory.GetFiles(dir.Sub("queue")).Sum(f => new FileInfo(f).Length);
+        long onDisk = Directory.GetFiles(_dir.Sub("queue")).Sum(f => new FileInfo(f).Length);
         Assert.InRange(onDisk, 0, limit);
         Assert.Equal(onDisk, spool.UsedBytes);
         Assert.Equal(outcomes.Count(o => o), spool.List().Count);
-        Assert.Empty(dir.Files("tmp"));
+        Assert.Empty(_dir.Files("tmp"));
+    }
+
+    /// <summary>The error the first write of a new message meets over <paramref name="fs"/>. <paramref name="armFault"/>
+    /// runs after Create: the header Create writes is not the write under test.</summary>
+    private async Task<SpoolError> FirstWriteErrorAsync(ISpoolFileSystem fs, Action? armFault = null)
+    {
+        using MessageSpool spool = MessageSpool.Open(_dir.Options(), null, fs);
+        await using SpoolWriter writer = spool.Create(Mail.Envelope());
+        armFault?.Invoke();
+        return (await Assert.ThrowsAsync<SpoolException>(() => writer.WriteAsync(Mail.Message(100)).AsTask())).Error;
     }
 
     [Fact]
     public async Task Enospc_from_the_file_system_is_insufficient_storage_not_an_io_error()
     {
-        using var dir = new TempSpoolDirectory();
         var fs = new FaultInjectingFileSystem();
-        using MessageSpool spool = MessageSpool.Open(dir.Options(), null, fs);
-        await using SpoolWriter writer = spool.Create(Mail.Envelope());
-        fs.FailOn(SpoolStep.Write, kind: FaultKind.NoSpace);
-        var failure = await Assert.ThrowsAsync<SpoolException>(() => writer.WriteAsync(Mail.Message(100)).AsTask());
-        Assert.Equal(SpoolError.InsufficientStorage, failure.Error);
+        Assert.Equal(SpoolError.InsufficientStorage, await FirstWriteErrorAsync(fs, () => fs.FailOn(SpoolStep.Write, kind: FaultKind.NoSpace)));
     }
 
     [Fact]
@@ -129,12 +133,7 @@ public class CapacityTests
     {
         // /dev/full answers every write with ENOSPC: the BCL's own exception must classify the same
         // way as the injected one.
-        var fs = new DevFullFileSystem();
-        using var dir = new TempSpoolDirectory();
-        using MessageSpool spool = MessageSpool.Open(dir.Options(), null, fs);
-        await using SpoolWriter writer = spool.Create(Mail.Envelope());
-        var failure = await Assert.ThrowsAsync<SpoolException>(() => writer.WriteAsync(Mail.Message(100)).AsTask());
-        Assert.Equal(SpoolError.InsufficientStorage, failure.Error);
+        Assert.Equal(SpoolError.InsufficientStorage, await FirstWriteErrorAsync(new DevFullFileSystem()));
     }
 
     private sealed class DevFullFileSystem : ISpoolFileSystem

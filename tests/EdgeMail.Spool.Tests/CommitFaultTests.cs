@@ -7,8 +7,12 @@ namespace EdgeMail.Spool.Tests;
 /// 451 (IoError) or 452 (InsufficientStorage) and nothing acknowledged-looking remains.
 /// Steps in order: create tmp/ID, write header, write body, write trailer, fsync file, rename, fsync queue/.
 /// </summary>
-public class CommitFaultTests
+public sealed class CommitFaultTests : IDisposable
 {
+    private readonly TempSpoolDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
     public static TheoryData<SpoolStep, int, FaultKind, SpoolError> EachStepOfTheCommitPath => new()
     {
         { SpoolStep.Create, 1, FaultKind.IoError, SpoolError.IoError },
@@ -28,9 +32,8 @@ public class CommitFaultTests
     [MemberData(nameof(EachStepOfTheCommitPath))]
     public async Task A_failing_step_is_reported_and_leaves_nothing_queued(SpoolStep step, int nthCall, FaultKind kind, SpoolError expected)
     {
-        using var dir = new TempSpoolDirectory();
         var fs = new FaultInjectingFileSystem();
-        using MessageSpool spool = MessageSpool.Open(dir.Options(), null, fs);
+        using MessageSpool spool = MessageSpool.Open(_dir.Options(), null, fs);
         var committed = new List<string>();
         spool.Committed += committed.Add;
 
@@ -45,8 +48,8 @@ public class CommitFaultTests
 
         Assert.Equal(1, fs.FaultsFired);
         Assert.Equal(expected, failure.Error);
-        Assert.Empty(dir.Files("queue"));
-        Assert.Empty(dir.Files("tmp"));
+        Assert.Empty(_dir.Files("queue"));
+        Assert.Empty(_dir.Files("tmp"));
         Assert.Empty(spool.List());
         Assert.Empty(committed);
         Assert.Equal(0, spool.UsedBytes);
@@ -54,7 +57,7 @@ public class CommitFaultTests
         // The spool stays usable: the next message goes in, and survives a restart alone.
         string id = await Mail.QueueAsync(spool, Mail.Bytes("next"));
         spool.Dispose();
-        using MessageSpool reopened = MessageSpool.Open(dir.Options());
+        using MessageSpool reopened = MessageSpool.Open(_dir.Options());
         Assert.Equal(id, Assert.Single(reopened.List()).Id);
         Assert.Equal(0, reopened.Recovery.MovedToCorrupt);
     }
@@ -62,9 +65,8 @@ public class CommitFaultTests
     [Fact]
     public async Task After_a_failed_write_the_writer_keeps_refusing_and_commit_reports_the_same_kind()
     {
-        using var dir = new TempSpoolDirectory();
         var fs = new FaultInjectingFileSystem();
-        using MessageSpool spool = MessageSpool.Open(dir.Options(), null, fs);
+        using MessageSpool spool = MessageSpool.Open(_dir.Options(), null, fs);
         await using SpoolWriter writer = spool.Create(Mail.Envelope());
         fs.FailOn(SpoolStep.Write, kind: FaultKind.NoSpace);
         await Assert.ThrowsAsync<SpoolException>(() => writer.WriteAsync(Mail.Bytes("a")).AsTask());
@@ -74,15 +76,14 @@ public class CommitFaultTests
         var commit = await Assert.ThrowsAsync<SpoolException>(() => writer.CommitAsync().AsTask());
         Assert.Equal(SpoolError.InsufficientStorage, again.Error);
         Assert.Equal(SpoolError.InsufficientStorage, commit.Error);
-        Assert.Empty(dir.Files("tmp"));   // freed at once: space is what was missing
+        Assert.Empty(_dir.Files("tmp"));   // freed at once: space is what was missing
     }
 
     [Fact]
     public async Task A_failed_directory_fsync_fails_every_commit_it_covered_and_removes_their_files()
     {
-        using var dir = new TempSpoolDirectory();
         var fs = new FaultInjectingFileSystem();
-        using MessageSpool spool = MessageSpool.Open(dir.Options(), null, fs);
+        using MessageSpool spool = MessageSpool.Open(_dir.Options(), null, fs);
         fs.FailOn(SpoolStep.FlushDirectory);
 
         var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -97,17 +98,16 @@ public class CommitFaultTests
         string[] succeeded = sessions.Where(t => t.IsCompletedSuccessfully).Select(t => t.Result).Order(StringComparer.Ordinal).ToArray();
         Assert.All(sessions.Where(t => t.IsFaulted), t => Assert.Equal(SpoolError.IoError, ((SpoolException)t.Exception!.InnerException!).Error));
         Assert.True(succeeded.Length < 20);
-        Assert.Equal(succeeded, dir.Files("queue"));          // only what was acknowledged is queued
+        Assert.Equal(succeeded, _dir.Files("queue"));          // only what was acknowledged is queued
         Assert.Equal(succeeded, spool.List().Select(e => e.Id));
-        Assert.Empty(dir.Files("tmp"));
+        Assert.Empty(_dir.Files("tmp"));
     }
 
     [Fact]
     public async Task A_committed_handler_that_throws_does_not_undo_the_commit()
     {
-        using var dir = new TempSpoolDirectory();
         var log = new ListLogger();
-        using MessageSpool spool = MessageSpool.Open(dir.Options(), log);
+        using MessageSpool spool = MessageSpool.Open(_dir.Options(), log);
         spool.Committed += _ => throw new InvalidOperationException("subscriber bug");
         string id = await Mail.QueueAsync(spool, Mail.Bytes("x"));
         Assert.Equal(id, Assert.Single(spool.List()).Id);
@@ -117,9 +117,8 @@ public class CommitFaultTests
     [Fact]
     public async Task Side_record_failures_are_reported_and_do_not_count_as_an_attempt()
     {
-        using var dir = new TempSpoolDirectory();
         var fs = new FaultInjectingFileSystem();
-        using MessageSpool spool = MessageSpool.Open(dir.Options(), null, fs);
+        using MessageSpool spool = MessageSpool.Open(_dir.Options(), null, fs);
         string id = await Mail.QueueAsync(spool, Mail.Bytes("x"));
         fs.FailOn(SpoolStep.FlushFile);
         var attempt = new AttemptRecord { When = DateTimeOffset.UtcNow, Recipients = [], Error = "451 busy" };

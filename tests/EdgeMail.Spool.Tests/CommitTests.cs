@@ -4,12 +4,15 @@ using EdgeMail.Spool.Tests.Support;
 namespace EdgeMail.Spool.Tests;
 
 /// <summary>Issue 2: write → fsync(file) → rename into queue/ → fsync(dir) → only then acknowledged.</summary>
-public class CommitTests
+public sealed class CommitTests : IDisposable
 {
+    private readonly TempSpoolDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
     [Fact]
     public async Task A_committed_message_round_trips_envelope_and_bytes_exactly()
     {
-        using var dir = new TempSpoolDirectory();
         var envelope = new Envelope
         {
             Sender = "",  // the null reverse-path
@@ -24,10 +27,10 @@ public class CommitTests
         };
         byte[] message = Mail.Bytes("Subject: level\r\n\r\n8-bit: \u00e9\u00e8\r\n");
         string id;
-        using (MessageSpool spool = MessageSpool.Open(dir.Options()))
+        using (MessageSpool spool = MessageSpool.Open(_dir.Options()))
             id = await Mail.QueueAsync(spool, message, envelope);
 
-        using MessageSpool reopened = MessageSpool.Open(dir.Options());
+        using MessageSpool reopened = MessageSpool.Open(_dir.Options());
         QueueEntry entry = Assert.Single(reopened.List());
         Assert.Equal(id, entry.Id);
         Assert.Equal(message.Length, entry.Size);
@@ -46,7 +49,6 @@ public class CommitTests
     [Fact]
     public async Task Utf8_addresses_and_header_breaking_characters_are_stored_verbatim()
     {
-        using var dir = new TempSpoolDirectory();
         var envelope = new Envelope
         {
             Sender = "größe@bücher.example",
@@ -56,10 +58,10 @@ public class CommitTests
             SmtpUtf8 = true,
             Body = BodyType.EightBitMime,
         };
-        using (MessageSpool spool = MessageSpool.Open(dir.Options()))
+        using (MessageSpool spool = MessageSpool.Open(_dir.Options()))
             await Mail.QueueAsync(spool, Mail.Bytes("x"), envelope);
 
-        using MessageSpool reopened = MessageSpool.Open(dir.Options());
+        using MessageSpool reopened = MessageSpool.Open(_dir.Options());
         QueueEntry entry = Assert.Single(reopened.List());
         Assert.Equal(envelope.Sender, entry.Envelope.Sender);
         Assert.Equal(envelope.Recipients, entry.Envelope.Recipients);
@@ -71,8 +73,7 @@ public class CommitTests
     [Fact]
     public async Task A_multi_megabyte_message_written_in_many_odd_chunks_reads_back_identically()
     {
-        using var dir = new TempSpoolDirectory();
-        using MessageSpool spool = MessageSpool.Open(dir.Options());
+        using MessageSpool spool = MessageSpool.Open(_dir.Options());
         byte[] message = Mail.Message(5 * 1024 * 1024 + 17);
         await using SpoolWriter writer = spool.Create(Mail.Envelope());
         for (int offset = 0, chunk = 1; offset < message.Length; chunk = chunk * 3 % 65_521 + 1)
@@ -91,8 +92,7 @@ public class CommitTests
     [Fact]
     public async Task The_message_stream_is_exactly_the_message_and_seekable()
     {
-        using var dir = new TempSpoolDirectory();
-        using MessageSpool spool = MessageSpool.Open(dir.Options());
+        using MessageSpool spool = MessageSpool.Open(_dir.Options());
         string id = await Mail.QueueAsync(spool, Mail.Bytes("0123456789"));
         using Stream stream = spool.OpenMessage(id);
         Assert.False(stream.CanWrite);
@@ -107,28 +107,26 @@ public class CommitTests
     [Fact]
     public async Task Nothing_is_listed_until_commit_returns_and_then_it_is()
     {
-        using var dir = new TempSpoolDirectory();
-        using MessageSpool spool = MessageSpool.Open(dir.Options());
+        using MessageSpool spool = MessageSpool.Open(_dir.Options());
         string? announced = null;
         spool.Committed += id => announced = id;
         await using SpoolWriter writer = spool.Create(Mail.Envelope());
         await writer.WriteAsync(Mail.Bytes("hello"));
         Assert.Empty(spool.List());
-        Assert.Empty(dir.Files("queue"));
-        Assert.Single(dir.Files("tmp"));
+        Assert.Empty(_dir.Files("queue"));
+        Assert.Single(_dir.Files("tmp"));
 
         await writer.CommitAsync();
         Assert.Equal(writer.QueueId, Assert.Single(spool.List()).Id);
-        Assert.Equal([writer.QueueId], dir.Files("queue"));
-        Assert.Empty(dir.Files("tmp"));
+        Assert.Equal([writer.QueueId], _dir.Files("queue"));
+        Assert.Empty(_dir.Files("tmp"));
         Assert.Equal(writer.QueueId, announced);
     }
 
     [Fact]
     public async Task Abort_and_dispose_without_commit_leave_nothing_behind()
     {
-        using var dir = new TempSpoolDirectory();
-        using MessageSpool spool = MessageSpool.Open(dir.Options());
+        using MessageSpool spool = MessageSpool.Open(_dir.Options());
         SpoolWriter aborted = spool.Create(Mail.Envelope());
         await aborted.WriteAsync(Mail.Message(10_000));
         aborted.Abort();
@@ -137,8 +135,8 @@ public class CommitTests
             await disposed.WriteAsync(Mail.Message(10_000));
 
         Assert.Empty(spool.List());
-        Assert.Empty(dir.Files("tmp"));
-        Assert.Empty(dir.Files("queue"));
+        Assert.Empty(_dir.Files("tmp"));
+        Assert.Empty(_dir.Files("queue"));
         Assert.Equal(0, spool.UsedBytes);
         await Assert.ThrowsAsync<SpoolException>(() => aborted.CommitAsync().AsTask());
     }
@@ -146,10 +144,9 @@ public class CommitTests
     [Fact]
     public async Task Fifty_concurrent_commits_are_all_durable_distinct_and_share_directory_fsyncs()
     {
-        using var dir = new TempSpoolDirectory();
         var fs = new FaultInjectingFileSystem();
         var ids = new List<string>();
-        using (MessageSpool spool = MessageSpool.Open(dir.Options(), null, fs))
+        using (MessageSpool spool = MessageSpool.Open(_dir.Options(), null, fs))
         {
             int committedEvents = 0;
             spool.Committed += _ => Interlocked.Increment(ref committedEvents);
@@ -182,7 +179,7 @@ public class CommitTests
             Assert.InRange(dirFsyncs, 1, 2);                                         // but directories are shared
         }
 
-        using MessageSpool reopened = MessageSpool.Open(dir.Options());
+        using MessageSpool reopened = MessageSpool.Open(_dir.Options());
         Assert.Equal(ids.Order(StringComparer.Ordinal), reopened.List().Select(e => e.Id));
         Assert.Equal(50, reopened.Recovery.Recovered);
         for (int i = 0; i < 50; i++)
@@ -192,8 +189,7 @@ public class CommitTests
     [Fact]
     public async Task The_queue_keeps_the_committed_envelope_even_if_the_session_reuses_its_recipient_list()
     {
-        using var dir = new TempSpoolDirectory();
-        using MessageSpool spool = MessageSpool.Open(dir.Options());
+        using MessageSpool spool = MessageSpool.Open(_dir.Options());
         var recipients = new List<string> { "a@example.net" };
         string id = await Mail.QueueAsync(spool, Mail.Bytes("x"), new Envelope { Sender = "s@example.org", Recipients = recipients, ClientAddress = "192.0.2.1" });
         recipients.Clear();   // RSET, next transaction
@@ -205,17 +201,15 @@ public class CommitTests
     [Fact]
     public void A_message_without_recipients_is_refused_before_anything_is_written()
     {
-        using var dir = new TempSpoolDirectory();
-        using MessageSpool spool = MessageSpool.Open(dir.Options());
+        using MessageSpool spool = MessageSpool.Open(_dir.Options());
         Assert.Throws<ArgumentException>(() => spool.Create(new Envelope { Sender = "", Recipients = [], ClientAddress = "::1" }));
-        Assert.Empty(dir.Files("tmp"));
+        Assert.Empty(_dir.Files("tmp"));
     }
 
     [Fact]
     public async Task List_is_oldest_first()
     {
-        using var dir = new TempSpoolDirectory();
-        using MessageSpool spool = MessageSpool.Open(dir.Options());
+        using MessageSpool spool = MessageSpool.Open(_dir.Options());
         var ids = new List<string>();
         for (int i = 0; i < 5; i++)
             ids.Add(await Mail.QueueAsync(spool, Mail.Bytes($"m{i}")));
@@ -226,31 +220,29 @@ public class CommitTests
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public async Task Spool_folders_are_owner_only()
     {
-        using var dir = new TempSpoolDirectory();
-        using MessageSpool spool = MessageSpool.Open(dir.Options());
+        using MessageSpool spool = MessageSpool.Open(_dir.Options());
         await Mail.QueueAsync(spool, Mail.Bytes("x"));
         const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
-        Assert.Equal(ownerOnly, File.GetUnixFileMode(dir.Path));
+        Assert.Equal(ownerOnly, File.GetUnixFileMode(_dir.Path));
         foreach (string folder in new[] { "tmp", "queue", "hold", "state", "corrupt", "maildrop", "maildrop/tmp" })
-            Assert.Equal(ownerOnly, File.GetUnixFileMode(dir.Sub(folder)));
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(dir.Sub("queue"), dir.Files("queue")[0])));
+            Assert.Equal(ownerOnly, File.GetUnixFileMode(_dir.Sub(folder)));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_dir.Sub("queue"), _dir.Files("queue")[0])));
     }
 
     [Fact]
     public async Task A_second_process_view_of_an_owned_spool_is_read_only()
     {
-        using var dir = new TempSpoolDirectory();
-        using MessageSpool owner = MessageSpool.Open(dir.Options());
+        using MessageSpool owner = MessageSpool.Open(_dir.Options());
         string id = await Mail.QueueAsync(owner, Mail.Bytes("x"));
         await using SpoolWriter inFlight = owner.Create(Mail.Envelope());
 
         // flock is per open file, so a second Open in this process behaves as another process would.
-        using MessageSpool viewer = MessageSpool.Open(dir.Options());
+        using MessageSpool viewer = MessageSpool.Open(_dir.Options());
         Assert.True(viewer.IsReadOnly);
         Assert.Equal(id, Assert.Single(viewer.List()).Id);
-        Assert.Single(dir.Files("tmp"));       // no recovery ran: the owner's message in flight survives
+        Assert.Single(_dir.Files("tmp"));       // no recovery ran: the owner's message in flight survives
         Assert.Equal(SpoolError.IoError, Assert.Throws<SpoolException>(() => viewer.Create(Mail.Envelope())).Error);
         Assert.Throws<SpoolException>(() => viewer.Delete(id));
-        Assert.Equal(id, Assert.Single(MessageSpool.ReadQueue(dir.Path)).Id);
+        Assert.Equal(id, Assert.Single(MessageSpool.ReadQueue(_dir.Path)).Id);
     }
 }

@@ -4,21 +4,24 @@ namespace EdgeMail.Spool.Tests;
 
 /// <summary>The in-memory index of queued messages: small per message (it holds thousands while an upstream is
 /// away) and countable without copying it.</summary>
-public class QueueIndexTests
+public sealed class QueueIndexTests : IDisposable
 {
+    private readonly TempSpoolDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
     private static readonly DateTimeOffset T0 = DateTimeOffset.FromUnixTimeMilliseconds(1_764_000_000_000);
 
     [Fact]
     public async Task Messages_from_the_same_appliance_share_one_copy_of_each_envelope_string_also_after_a_restart()
     {
-        using var dir = new TempSpoolDirectory();
-        using (MessageSpool spool = MessageSpool.Open(dir.Options()))
+        using (MessageSpool spool = MessageSpool.Open(_dir.Options()))
         {
             await Mail.QueueAsync(spool, Mail.Bytes("1"), Mail.Envelope("admin@example.org"));
             await Mail.QueueAsync(spool, Mail.Bytes("2"), Mail.Envelope("admin@example.org"));
             AssertShared(spool.List());
         }
-        using MessageSpool reopened = MessageSpool.Open(dir.Options());
+        using MessageSpool reopened = MessageSpool.Open(_dir.Options());
         AssertShared(reopened.List());
 
         static void AssertShared(IReadOnlyList<QueueEntry> entries)
@@ -36,8 +39,7 @@ public class QueueIndexTests
     [Fact]
     public async Task A_shared_recipient_list_is_never_changed_by_an_attempt_on_one_message()
     {
-        using var dir = new TempSpoolDirectory();
-        using MessageSpool spool = MessageSpool.Open(dir.Options());
+        using MessageSpool spool = MessageSpool.Open(_dir.Options());
         string first = await Mail.QueueAsync(spool, Mail.Bytes("1"), Mail.Envelope("b@y.example"));
         string second = await Mail.QueueAsync(spool, Mail.Bytes("2"), Mail.Envelope("b@y.example"));
         spool.RecordAttempt(first, new AttemptRecord
@@ -53,8 +55,7 @@ public class QueueIndexTests
     [Fact]
     public async Task Count_tells_queued_held_deferred_due_failing_and_how_many_have_left()
     {
-        using var dir = new TempSpoolDirectory();
-        using MessageSpool spool = MessageSpool.Open(dir.Options());
+        using MessageSpool spool = MessageSpool.Open(_dir.Options());
         string fresh = await Mail.QueueAsync(spool, Mail.Bytes("fresh"), Mail.Envelope("b@y.example"));
         string waiting = await Mail.QueueAsync(spool, Mail.Bytes("waiting"), Mail.Envelope("b@y.example"));
         string held = await Mail.QueueAsync(spool, Mail.Bytes("held"), Mail.Envelope("b@y.example"));

@@ -4,20 +4,23 @@ namespace EdgeMail.Spool.Tests;
 
 /// <summary>STYLE 8: the message file is written once; attempts, per-recipient outcomes and retry
 /// times go to append-only side records; hold/release/delete are renames and removals.</summary>
-public class SideRecordTests
+public sealed class SideRecordTests : IDisposable
 {
+    private readonly TempSpoolDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
     private static readonly DateTimeOffset T0 = DateTimeOffset.FromUnixTimeMilliseconds(1_764_000_000_000);
 
     [Fact]
     public async Task Attempts_and_recipient_outcomes_are_merged_into_the_entry_and_survive_a_restart()
     {
-        using var dir = new TempSpoolDirectory();
         string id;
         byte[] messageFileBefore;
-        using (MessageSpool spool = MessageSpool.Open(dir.Options()))
+        using (MessageSpool spool = MessageSpool.Open(_dir.Options()))
         {
             id = await Mail.QueueAsync(spool, Mail.Bytes("x"), Mail.Envelope("a@x.example", "b@y.example", "c@z.example"));
-            messageFileBefore = File.ReadAllBytes(Path.Combine(dir.Sub("queue"), id));
+            messageFileBefore = File.ReadAllBytes(Path.Combine(_dir.Sub("queue"), id));
             spool.RecordAttempt(id, new AttemptRecord
             {
                 When = T0,
@@ -39,10 +42,10 @@ public class SideRecordTests
             AssertMerged(spool.Get(id)!);
         }
 
-        Assert.Equal(messageFileBefore, File.ReadAllBytes(Path.Combine(dir.Sub("queue"), id)));  // never rewritten
-        using MessageSpool reopened = MessageSpool.Open(dir.Options());
+        Assert.Equal(messageFileBefore, File.ReadAllBytes(Path.Combine(_dir.Sub("queue"), id)));  // never rewritten
+        using MessageSpool reopened = MessageSpool.Open(_dir.Options());
         AssertMerged(Assert.Single(reopened.List()));
-        AssertMerged(Assert.Single(MessageSpool.ReadQueue(dir.Path)));
+        AssertMerged(Assert.Single(MessageSpool.ReadQueue(_dir.Path)));
 
         static void AssertMerged(QueueEntry entry)
         {
@@ -62,18 +65,17 @@ public class SideRecordTests
     [Fact]
     public async Task A_torn_last_side_record_is_ignored_and_the_next_attempt_replaces_it()
     {
-        using var dir = new TempSpoolDirectory();
         string id;
-        using (MessageSpool spool = MessageSpool.Open(dir.Options()))
+        using (MessageSpool spool = MessageSpool.Open(_dir.Options()))
         {
             id = await Mail.QueueAsync(spool, Mail.Bytes("x"));
             spool.RecordAttempt(id, new AttemptRecord { When = T0, Recipients = [], Error = "first" });
         }
         // A crash in the middle of the second append.
-        using (var state = new FileStream(Path.Combine(dir.Sub("state"), id), FileMode.Append))
+        using (var state = new FileStream(Path.Combine(_dir.Sub("state"), id), FileMode.Append))
             state.Write([40, 0, 0, 0, 1, 2, 3]);
 
-        using (MessageSpool spool = MessageSpool.Open(dir.Options()))
+        using (MessageSpool spool = MessageSpool.Open(_dir.Options()))
         {
             QueueEntry entry = spool.Get(id)!;
             Assert.Equal(1, entry.Attempts);
@@ -81,7 +83,7 @@ public class SideRecordTests
             Assert.Equal(0, spool.Recovery.MovedToCorrupt);
             spool.RecordAttempt(id, new AttemptRecord { When = T0, Recipients = [], Error = "second" });
         }
-        using MessageSpool reopened = MessageSpool.Open(dir.Options());
+        using MessageSpool reopened = MessageSpool.Open(_dir.Options());
         Assert.Equal(2, reopened.Get(id)!.Attempts);
         Assert.Equal("second", reopened.Get(id)!.LastError);
     }
@@ -89,9 +91,8 @@ public class SideRecordTests
     [Fact]
     public async Task Recording_an_attempt_fsyncs_the_side_record_and_its_new_name_once()
     {
-        using var dir = new TempSpoolDirectory();
         var fs = new FaultInjectingFileSystem();
-        using MessageSpool spool = MessageSpool.Open(dir.Options(), null, fs);
+        using MessageSpool spool = MessageSpool.Open(_dir.Options(), null, fs);
         string id = await Mail.QueueAsync(spool, Mail.Bytes("x"));
         int files = fs.Calls(SpoolStep.FlushFile), dirs = fs.Calls(SpoolStep.FlushDirectory);
         spool.RecordAttempt(id, new AttemptRecord { When = T0, Recipients = [] });
@@ -103,16 +104,15 @@ public class SideRecordTests
     [Fact]
     public async Task Complete_removes_the_message_and_its_side_record()
     {
-        using var dir = new TempSpoolDirectory();
-        using MessageSpool spool = MessageSpool.Open(dir.Options());
+        using MessageSpool spool = MessageSpool.Open(_dir.Options());
         string id = await Mail.QueueAsync(spool, Mail.Bytes("x"));
         spool.RecordAttempt(id, new AttemptRecord { When = T0, Recipients = [new RecipientState("ops@example.net", RecipientStatus.Delivered, "250 ok")] });
         spool.Complete(id);
         spool.Complete(id); // idempotent
         Assert.Null(spool.Get(id));
         Assert.Empty(spool.List());
-        Assert.Empty(dir.Files("queue"));
-        Assert.Empty(dir.Files("state"));
+        Assert.Empty(_dir.Files("queue"));
+        Assert.Empty(_dir.Files("state"));
         Assert.Throws<KeyNotFoundException>(() => spool.OpenMessage(id));
         Assert.Throws<KeyNotFoundException>(() => spool.RecordAttempt(id, new AttemptRecord { When = T0, Recipients = [] }));
     }
@@ -120,29 +120,27 @@ public class SideRecordTests
     [Fact]
     public async Task Hold_and_release_move_the_file_between_queue_and_hold()
     {
-        using var dir = new TempSpoolDirectory();
-        using MessageSpool spool = MessageSpool.Open(dir.Options());
+        using MessageSpool spool = MessageSpool.Open(_dir.Options());
         string id = await Mail.QueueAsync(spool, Mail.Bytes("held body"));
 
         Assert.True(spool.Hold(id));
         Assert.False(spool.Hold(id));
         Assert.True(spool.Get(id)!.Held);
-        Assert.Equal([id], dir.Files("hold"));
-        Assert.Empty(dir.Files("queue"));
+        Assert.Equal([id], _dir.Files("hold"));
+        Assert.Empty(_dir.Files("queue"));
         Assert.Equal(Mail.Bytes("held body"), Mail.ReadAll(spool, id));
 
         Assert.True(spool.Release(id));
         Assert.False(spool.Release(id));
         Assert.False(spool.Get(id)!.Held);
-        Assert.Equal([id], dir.Files("queue"));
-        Assert.Empty(dir.Files("hold"));
+        Assert.Equal([id], _dir.Files("queue"));
+        Assert.Empty(_dir.Files("hold"));
     }
 
     [Fact]
     public async Task Delete_removes_queued_and_held_messages_and_says_whether_there_was_one()
     {
-        using var dir = new TempSpoolDirectory();
-        using MessageSpool spool = MessageSpool.Open(dir.Options());
+        using MessageSpool spool = MessageSpool.Open(_dir.Options());
         string queued = await Mail.QueueAsync(spool, Mail.Bytes("a"));
         string held = await Mail.QueueAsync(spool, Mail.Bytes("b"));
         spool.Hold(held);
@@ -152,16 +150,15 @@ public class SideRecordTests
         Assert.False(spool.Delete(queued));
         Assert.False(spool.Delete(QueueId.New()));
         Assert.Empty(spool.List());
-        Assert.Empty(dir.Files("queue"));
-        Assert.Empty(dir.Files("hold"));
+        Assert.Empty(_dir.Files("queue"));
+        Assert.Empty(_dir.Files("hold"));
         Assert.Equal(0, spool.UsedBytes);
     }
 
     [Fact]
     public async Task A_stream_opened_before_the_message_is_held_or_completed_still_reads_it()
     {
-        using var dir = new TempSpoolDirectory();
-        using MessageSpool spool = MessageSpool.Open(dir.Options());
+        using MessageSpool spool = MessageSpool.Open(_dir.Options());
         string id = await Mail.QueueAsync(spool, Mail.Bytes("being delivered"));
         using Stream stream = spool.OpenMessage(id);
         spool.Hold(id);
@@ -173,8 +170,7 @@ public class SideRecordTests
     [Fact]
     public async Task The_relay_can_read_and_record_while_sessions_commit()
     {
-        using var dir = new TempSpoolDirectory();
-        using MessageSpool spool = MessageSpool.Open(dir.Options());
+        using MessageSpool spool = MessageSpool.Open(_dir.Options());
         var delivered = new System.Collections.Concurrent.ConcurrentBag<string>();
         var relay = new System.Threading.Channels.UnboundedChannelOptions();
         var queue = System.Threading.Channels.Channel.CreateUnbounded<string>(relay);
@@ -196,7 +192,7 @@ public class SideRecordTests
 
         Assert.Equal(ids.Order(), delivered.Order());
         Assert.Empty(spool.List());
-        Assert.Empty(dir.Files("queue"));
-        Assert.Empty(dir.Files("state"));
+        Assert.Empty(_dir.Files("queue"));
+        Assert.Empty(_dir.Files("state"));
     }
 }

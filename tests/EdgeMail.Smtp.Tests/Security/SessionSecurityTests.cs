@@ -12,13 +12,13 @@ namespace EdgeMail.Smtp.Tests.Security;
 /// </summary>
 public sealed class SessionSecurityTests : IDisposable
 {
-    private const string Ehlo = """
-        S: 250-mx.test
-        S: 250-PIPELINING
-        S: 250-SIZE 26214400
-        S: 250-8BITMIME
-        S: 250-ENHANCEDSTATUSCODES
-        S: 250-SMTPUTF8
+    /// <summary>The greeting, then EHLO client.test answered with AUTH offered (plaintext AUTH is allowed here).</summary>
+    private const string HelloOfferingAuth = $"""
+        {Dialogue.Greeting}
+        C: EHLO client.test
+        {Dialogue.EhloReplyBeforeLast}
+        S: 250-CHUNKING
+        S: 250 AUTH PLAIN LOGIN
         """;
 
     private readonly string _folder = Path.Combine(Path.GetTempPath(), "edgemail-secsession-" + Guid.NewGuid().ToString("N"));
@@ -57,6 +57,15 @@ public sealed class SessionSecurityTests : IDisposable
     private static AuthThrottle NoDelayThrottle(int maxFailures = 10) =>
         new(new AuthThrottleOptions { BaseDelay = TimeSpan.Zero, MaxDelay = TimeSpan.Zero, MaxFailures = maxFailures });
 
+    /// <summary>A session where alice/secret may authenticate over plaintext: the client's network 192.0.2.0/24 is a
+    /// plaintext-AUTH network; <paramref name="throttle"/> is a no-delay one with 10 failures allowed unless a test says otherwise.</summary>
+    private SmtpScript PlaintextAuthFromTheClientsNetwork(AuthThrottle? throttle = null) => new(o =>
+    {
+        o.Users = Users();
+        o.Policy = Policy("192.0.2.0/24");
+        o.Throttle = throttle ?? NoDelayThrottle();
+    });
+
     [Theory]
     [MemberData(nameof(Feeds.All), MemberType = typeof(Feeds))]
     public async Task AUTH_is_not_offered_over_plaintext_and_answers_530_before_TLS(Feed feed)
@@ -69,7 +78,7 @@ public sealed class SessionSecurityTests : IDisposable
         await smtp.RunAsync($"""
             S: 220 mx.test ESMTP EdgeMail
             C: EHLO client.test
-            {Ehlo}
+            {Dialogue.EhloReplyBeforeLast}
             S: 250 CHUNKING
             C: AUTH PLAIN {Plain("alice", "secret")}
             S: 530 5.7.0 Must issue a STARTTLS command first
@@ -82,18 +91,9 @@ public sealed class SessionSecurityTests : IDisposable
     [MemberData(nameof(Feeds.All), MemberType = typeof(Feeds))]
     public async Task AUTH_PLAIN_succeeds_over_plaintext_from_a_configured_network_and_the_user_may_relay(Feed feed)
     {
-        using var smtp = new SmtpScript(o =>
-        {
-            o.Users = Users();
-            o.Policy = Policy("192.0.2.0/24");
-            o.Throttle = NoDelayThrottle();
-        });
+        using var smtp = PlaintextAuthFromTheClientsNetwork();
         var lines = await smtp.RunAsync($"""
-            S: 220 mx.test ESMTP EdgeMail
-            C: EHLO client.test
-            {Ehlo}
-            S: 250-CHUNKING
-            S: 250 AUTH PLAIN LOGIN
+            {HelloOfferingAuth}
             C: MAIL FROM:<a@client.test>
             S: 250 2.1.0 Sender ok
             C: RCPT TO:<someone@elsewhere.example>
@@ -129,18 +129,9 @@ public sealed class SessionSecurityTests : IDisposable
     [MemberData(nameof(Feeds.All), MemberType = typeof(Feeds))]
     public async Task AUTH_LOGIN_succeeds_through_its_two_challenges(Feed feed)
     {
-        using var smtp = new SmtpScript(o =>
-        {
-            o.Users = Users();
-            o.Policy = Policy("192.0.2.0/24");
-            o.Throttle = NoDelayThrottle();
-        });
+        using var smtp = PlaintextAuthFromTheClientsNetwork();
         await smtp.RunAsync($"""
-            S: 220 mx.test ESMTP EdgeMail
-            C: EHLO client.test
-            {Ehlo}
-            S: 250-CHUNKING
-            S: 250 AUTH PLAIN LOGIN
+            {HelloOfferingAuth}
             C: AUTH LOGIN
             S: 334 VXNlcm5hbWU6
             C: {B64("alice")}
@@ -156,18 +147,9 @@ public sealed class SessionSecurityTests : IDisposable
     [MemberData(nameof(Feeds.All), MemberType = typeof(Feeds))]
     public async Task A_wrong_password_gets_535_and_too_many_get_421_and_close(Feed feed)
     {
-        using var smtp = new SmtpScript(o =>
-        {
-            o.Users = Users();
-            o.Policy = Policy("192.0.2.0/24");
-            o.Throttle = NoDelayThrottle(maxFailures: 2);
-        });
+        using var smtp = PlaintextAuthFromTheClientsNetwork(NoDelayThrottle(maxFailures: 2));
         await smtp.RunAsync($"""
-            S: 220 mx.test ESMTP EdgeMail
-            C: EHLO client.test
-            {Ehlo}
-            S: 250-CHUNKING
-            S: 250 AUTH PLAIN LOGIN
+            {HelloOfferingAuth}
             C: AUTH PLAIN {Plain("alice", "wrong")}
             S: 535 5.7.8 Authentication credentials invalid
             C: AUTH LOGIN {B64("alice")}
@@ -184,12 +166,7 @@ public sealed class SessionSecurityTests : IDisposable
     [Fact]
     public async Task A_failed_user_name_that_could_inject_a_log_line_is_not_logged()
     {
-        using var smtp = new SmtpScript(o =>
-        {
-            o.Users = Users();
-            o.Policy = Policy("192.0.2.0/24");
-            o.Throttle = NoDelayThrottle();
-        });
+        using var smtp = PlaintextAuthFromTheClientsNetwork();
         await smtp.RunAsync($"""
             S: 220 mx.test ESMTP EdgeMail
             C: HELO client.test
@@ -207,18 +184,9 @@ public sealed class SessionSecurityTests : IDisposable
         var throttle = NoDelayThrottle(maxFailures: 1);
         throttle.RecordFailure(SmtpScript.Client.Address);
         throttle.RecordFailure(SmtpScript.Client.Address);
-        using var smtp = new SmtpScript(o =>
-        {
-            o.Users = Users();
-            o.Policy = Policy("192.0.2.0/24");
-            o.Throttle = throttle;
-        });
+        using var smtp = PlaintextAuthFromTheClientsNetwork(throttle);
         await smtp.RunAsync($"""
-            S: 220 mx.test ESMTP EdgeMail
-            C: EHLO client.test
-            {Ehlo}
-            S: 250-CHUNKING
-            S: 250 AUTH PLAIN LOGIN
+            {HelloOfferingAuth}
             C: AUTH PLAIN {Plain("alice", "secret")}
             S: 421 4.7.0 Too many authentication failures, closing connection
             """, Feed.Whole);
@@ -228,12 +196,7 @@ public sealed class SessionSecurityTests : IDisposable
     [MemberData(nameof(Feeds.All), MemberType = typeof(Feeds))]
     public async Task AUTH_cancelled_malformed_or_unknown_mechanism_gets_its_own_reply(Feed feed)
     {
-        using var smtp = new SmtpScript(o =>
-        {
-            o.Users = Users();
-            o.Policy = Policy("192.0.2.0/24");
-            o.Throttle = NoDelayThrottle();
-        });
+        using var smtp = PlaintextAuthFromTheClientsNetwork();
         await smtp.RunAsync("""
             S: 220 mx.test ESMTP EdgeMail
             C: AUTH PLAIN
@@ -264,7 +227,7 @@ public sealed class SessionSecurityTests : IDisposable
         await smtp.RunAsync($"""
             S: 220 mx.test ESMTP EdgeMail
             C: EHLO client.test
-            {Ehlo}
+            {Dialogue.EhloReplyBeforeLast}
             S: 250 CHUNKING
             C: AUTH PLAIN {Plain("alice", "secret")}
             S: 502 5.5.1 Command not implemented

@@ -8,6 +8,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using EdgeMail.Smtp.Security;
+using EdgeMail.Smtp.Tests.Support;
 
 namespace EdgeMail.Smtp.Tests.Security;
 
@@ -202,8 +203,7 @@ public sealed class StartTlsTests : IDisposable
         var stream = client.GetStream();
         byte[] injected = "STARTTLS\r\nMAIL FROM:<attacker@example.org>\r\nRCPT TO:<victim@example.net>\r\n"u8.ToArray();
         await stream.WriteAsync(injected);
-        string reply = await ReadLineAsync(stream);
-        Assert.Equal("220 2.0.0 Ready to start TLS", reply);
+        Assert.Equal("220 2.0.0 Ready to start TLS", await WireClient.ReadLineAsync(stream));
 
         string? seenFingerprint = null;
         await using var clientTls = new SslStream(stream, false, (_, cert, _, _) =>
@@ -213,7 +213,7 @@ public sealed class StartTlsTests : IDisposable
         });
         await clientTls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "localhost" });
         await clientTls.WriteAsync("EHLO client.example\r\n"u8.ToArray());
-        Assert.Equal("250 ok", await ReadLineAsync(clientTls));
+        Assert.Equal("250 ok", await WireClient.ReadLineAsync(clientTls));
 
         var (dropped, first, protocol) = await serverTask;
         Assert.Equal(injected.Length - "STARTTLS\r\n".Length, dropped);
@@ -234,18 +234,6 @@ public sealed class StartTlsTests : IDisposable
         // A zero timeout makes the outcome deterministic: no client can finish a handshake in no time.
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
             StartTls.HandshakeAsync(new NetworkStream(socket, ownsSocket: false), options, TimeSpan.Zero, CancellationToken.None));
-    }
-
-    private static async Task<string> ReadLineAsync(Stream s)
-    {
-        var sb = new StringBuilder();
-        byte[] one = new byte[1];
-        while (await s.ReadAsync(one) == 1)
-        {
-            if (one[0] == '\n') break;
-            if (one[0] != '\r') sb.Append((char)one[0]);
-        }
-        return sb.ToString();
     }
 }
 

@@ -8,16 +8,6 @@ namespace EdgeMail.Smtp.Tests.Server;
 /// read as commands.</summary>
 public sealed class ChunkingTests : IDisposable
 {
-    private const string Transaction = """
-        S: 220 mx.test ESMTP EdgeMail
-        C: HELO client.test
-        S: 250 mx.test
-        C: MAIL FROM:<a@example.com>
-        S: 250 2.1.0 Sender ok
-        C: RCPT TO:<b@example.com>
-        S: 250 2.1.5 Recipient ok
-        """;
-
     private readonly SmtpScript _smtp = new();
 
     public void Dispose() => _smtp.Dispose();
@@ -29,7 +19,7 @@ public sealed class ChunkingTests : IDisposable
     [MemberData(nameof(Feeds.All), MemberType = typeof(Feeds))]
     public async Task Chunks_are_acknowledged_one_by_one_and_stored_byte_for_byte(Feed feed)
     {
-        var lines = await _smtp.RunAsync(Transaction + $"""
+        var lines = await _smtp.RunAsync(Dialogue.HeloTransaction + $"""
 
             {Bdat(@"Subject: chunks\r\n\r\n")}
             S: 250 2.0.0 19 octets received
@@ -47,7 +37,7 @@ public sealed class ChunkingTests : IDisposable
     [MemberData(nameof(Feeds.All), MemberType = typeof(Feeds))]
     public async Task An_empty_last_chunk_ends_the_message(Feed feed)
     {
-        await _smtp.RunAsync(Transaction + $"""
+        await _smtp.RunAsync(Dialogue.HeloTransaction + $"""
 
             {Bdat(@"Subject: x\r\n\r\nbody\r\n")}
             S: 250 2.0.0 20 octets received
@@ -79,7 +69,7 @@ public sealed class ChunkingTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Feeds.All), MemberType = typeof(Feeds))]
-    public Task Data_and_rcpt_may_not_follow_bdat(Feed feed) => _smtp.RunAsync(Transaction + $"""
+    public Task Data_and_rcpt_may_not_follow_bdat(Feed feed) => _smtp.RunAsync(Dialogue.HeloTransaction + $"""
 
         {Bdat("abc")}
         S: 250 2.0.0 3 octets received
@@ -98,7 +88,7 @@ public sealed class ChunkingTests : IDisposable
     public async Task A_chunk_past_the_size_limit_gets_552_and_ends_the_transaction(Feed feed)
     {
         _smtp.Options.MaxMessageSize = 10;
-        await _smtp.RunAsync(Transaction + $"""
+        await _smtp.RunAsync(Dialogue.HeloTransaction + $"""
 
             {Bdat("0123456789")}
             S: 250 2.0.0 10 octets received
@@ -117,7 +107,7 @@ public sealed class ChunkingTests : IDisposable
     [InlineData("BDAT x")]
     [InlineData("BDAT -1")]
     [InlineData("BDAT 10 FIRST")]
-    public Task A_bdat_without_a_usable_size_closes_the_session_since_the_stream_cannot_be_followed(string command) => _smtp.RunAsync(Transaction + $"""
+    public Task A_bdat_without_a_usable_size_closes_the_session_since_the_stream_cannot_be_followed(string command) => _smtp.RunAsync(Dialogue.HeloTransaction + $"""
 
         C: {command}
         S: 501 5.5.4 Syntax: BDAT <size> [LAST]; closing connection
@@ -131,7 +121,7 @@ public sealed class ChunkingTests : IDisposable
         var fs = new FaultInjectingFileSystem();
         using var smtp = new SmtpScript(fileSystem: fs);
         fs.FailOn(SpoolStep.Rename);
-        await smtp.RunAsync(Transaction + $"""
+        await smtp.RunAsync(Dialogue.HeloTransaction + $"""
 
             {Bdat(@"Subject: x\r\n\r\n")}
             S: 250 2.0.0 14 octets received

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using EdgeMail.Smtp.Server;
 using EdgeMail.Smtp.Tests.Support;
 
 namespace EdgeMail.Smtp.Tests.Server;
@@ -9,21 +7,9 @@ namespace EdgeMail.Smtp.Tests.Server;
 /// Python's smtplib (Debian's /usr/bin/python3) and curl's smtp:// upload.</summary>
 public sealed class ForeignClientTests : IAsyncDisposable
 {
-    private readonly SmtpScript _smtp = new();
-    private readonly SmtpListener _listener;
-    private readonly IPEndPoint _endpoint;
+    private readonly LoopbackServer _server = new();
 
-    public ForeignClientTests()
-    {
-        _listener = new SmtpListener([new IPEndPoint(IPAddress.Loopback, 0)], _smtp.Options, _smtp.Spool, _smtp.Log);
-        _endpoint = _listener.Start()[0];
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await _listener.DisposeAsync();
-        _smtp.Dispose();
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 
     private static async Task<(int Exit, string Output)> RunAsync(string file, params string[] args)
     {
@@ -43,13 +29,13 @@ public sealed class ForeignClientTests : IAsyncDisposable
     [InlineData("--no-pipeline")]
     public async Task Swaks_delivers_a_message(string pipelining)
     {
-        var (exit, output) = await RunAsync("swaks", "--server", $"127.0.0.1:{_endpoint.Port}", pipelining,
+        var (exit, output) = await RunAsync("swaks", "--server", $"127.0.0.1:{_server.Endpoint.Port}", pipelining,
             "--ehlo", "swaks.test", "--from", "sensor@plant.example", "--to", "ops@example.com",
             "--header", "Subject: from swaks", "--body", "hello\n.leading dot\n");
         Assert.True(exit == 0, output);
-        var entry = Assert.Single(_smtp.Spool.List());
+        var entry = Assert.Single(_server.Smtp.Spool.List());
         Assert.Equal("swaks.test", entry.Envelope.Helo);
-        string text = _smtp.MessageText(entry.Id);
+        string text = _server.Smtp.MessageText(entry.Id);
         Assert.Contains("Subject: from swaks\r\n", text);
         Assert.Contains("\r\n.leading dot\r\n", text);
     }
@@ -69,9 +55,9 @@ public sealed class ForeignClientTests : IAsyncDisposable
             assert code == 252, code
             s.quit()
             """;
-        var (exit, output) = await RunAsync("/usr/bin/python3", "-c", script, _endpoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var (exit, output) = await RunAsync("/usr/bin/python3", "-c", script, _server.Endpoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.True(exit == 0, output);
-        var entry = Assert.Single(_smtp.Spool.List());
+        var entry = Assert.Single(_server.Smtp.Spool.List());
         Assert.Equal(["a@example.com", "b@example.com"], entry.Envelope.Recipients);
         Assert.Equal(EdgeMail.Spool.BodyType.EightBitMime, entry.Envelope.Body);
     }
@@ -79,12 +65,12 @@ public sealed class ForeignClientTests : IAsyncDisposable
     [Fact]
     public async Task Curl_uploads_a_message()
     {
-        string file = Path.Combine(_smtp.Folder, "upload.eml");
+        string file = Path.Combine(_server.Smtp.Folder, "upload.eml");
         await File.WriteAllTextAsync(file, "Subject: from curl\r\n\r\nuploaded\r\n");
-        var (exit, output) = await RunAsync("curl", "--silent", "--show-error", $"smtp://127.0.0.1:{_endpoint.Port}/curl.test",
+        var (exit, output) = await RunAsync("curl", "--silent", "--show-error", $"smtp://127.0.0.1:{_server.Endpoint.Port}/curl.test",
             "--mail-from", "cron@plant.example", "--mail-rcpt", "ops@example.com", "--upload-file", file);
         Assert.True(exit == 0, output);
-        var entry = Assert.Single(_smtp.Spool.List());
-        Assert.Contains("Subject: from curl\r\n", _smtp.MessageText(entry.Id));
+        var entry = Assert.Single(_server.Smtp.Spool.List());
+        Assert.Contains("Subject: from curl\r\n", _server.Smtp.MessageText(entry.Id));
     }
 }

@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using EdgeMail.Smtp.Security;
 using EdgeMail.Smtp.Server;
 using EdgeMail.Smtp.Tests.Support;
@@ -15,64 +13,49 @@ namespace EdgeMail.Smtp.Tests.Server;
 public sealed class IdleFloodTests : IAsyncDisposable
 {
     private const int PerAddress = 5;
-    private readonly SmtpScript _smtp;
-    private readonly SmtpListener _listener;
-    private readonly IPEndPoint _endpoint;
-
-    public IdleFloodTests()
+    private readonly LoopbackServer _server = new(o =>
     {
-        _smtp = new SmtpScript(o =>
-        {
-            o.MaxConnections = 50;
-            o.MaxConnectionsPerClient = 20;
-            o.Limits = new RateLimiter(new RateLimitOptions { ConnectionsPerAddress = PerAddress });
-        });
-        _listener = new SmtpListener([new IPEndPoint(IPAddress.Loopback, 0)], _smtp.Options, _smtp.Spool, _smtp.Log);
-        _endpoint = _listener.Start()[0];
-    }
+        o.MaxConnections = 50;
+        o.MaxConnectionsPerClient = 20;
+        o.Limits = new RateLimiter(new RateLimitOptions { ConnectionsPerAddress = PerAddress });
+    });
 
-    public async ValueTask DisposeAsync()
-    {
-        await _listener.DisposeAsync();
-        _smtp.Dispose();
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 
-    private async Task<(TcpClient Tcp, string? Greeting)> ConnectAsync(IPAddress from)
+    private async Task<(WireClient Client, string? Greeting)> ConnectAsync(IPAddress from)
     {
-        var tcp = new TcpClient(new IPEndPoint(from, 0));
-        await tcp.ConnectAsync(_endpoint);
-        var reader = new StreamReader(tcp.GetStream(), Encoding.ASCII);
-        return (tcp, await reader.ReadLineAsync());
+        var client = await _server.ConnectAsync(from);
+        return (client, await client.ReadLineAsync());
     }
 
     [Fact]
     public async Task A_thousand_idle_connections_hold_only_the_allowed_sessions_and_a_legitimate_client_still_gets_through()
     {
         var attacker = IPAddress.Parse("127.0.0.2");
-        var held = new List<TcpClient>();
+        var held = new List<WireClient>();
         int refused = 0;
         try
         {
             for (int batch = 0; batch < 20; batch++)
             {
                 var results = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => ConnectAsync(attacker)));
-                foreach (var (tcp, greeting) in results)
+                foreach (var (client, greeting) in results)
                 {
                     if (greeting == "220 mx.test ESMTP EdgeMail")
                     {
-                        held.Add(tcp); // an idle session: it says nothing more
+                        held.Add(client); // an idle session: it says nothing more
                         continue;
                     }
                     Assert.Equal("421 4.7.0 Too many connections from your address, try again later", greeting);
                     refused++;
-                    tcp.Dispose();
+                    client.Dispose();
                 }
             }
             Assert.Equal(PerAddress, held.Count);
             Assert.Equal(1000 - PerAddress, refused);
             // Memory: a refused connection never gets a session; each held one owns exactly its fixed buffers.
-            Assert.Equal(PerAddress, _listener.ActiveSessions);
-            long sessionBuffers = (long)_listener.ActiveSessions * (SmtpSession.InputBufferSize + SmtpSession.OutputBufferSize);
+            Assert.Equal(PerAddress, _server.Listener.ActiveSessions);
+            long sessionBuffers = (long)_server.Listener.ActiveSessions * (SmtpSession.InputBufferSize + SmtpSession.OutputBufferSize);
             Assert.Equal(PerAddress * 20L * 1024, sessionBuffers);
 
             // The limits are per address: the legitimate client is not locked out at all.
@@ -80,26 +63,22 @@ public sealed class IdleFloodTests : IAsyncDisposable
             using (legit)
             {
                 Assert.Equal("220 mx.test ESMTP EdgeMail", hello);
-                var stream = legit.GetStream();
-                var reader = new StreamReader(stream, Encoding.ASCII);
-                await stream.WriteAsync(Encoding.ASCII.GetBytes("HELO legit.test\r\nMAIL FROM:<a@legit.test>\r\nRCPT TO:<b@mx.test>\r\nDATA\r\n"));
-                Assert.Equal("250 mx.test", await reader.ReadLineAsync());
-                Assert.Equal("250 2.1.0 Sender ok", await reader.ReadLineAsync());
-                Assert.Equal("250 2.1.5 Recipient ok", await reader.ReadLineAsync());
-                Assert.Equal("354 End data with <CR><LF>.<CR><LF>", await reader.ReadLineAsync());
-                await stream.WriteAsync(Encoding.ASCII.GetBytes("Subject: still here\r\n\r\nhi\r\n.\r\nQUIT\r\n"));
-                Assert.StartsWith("250 2.0.0 Ok: queued as ", await reader.ReadLineAsync(), StringComparison.Ordinal);
-                Assert.Equal("221 2.0.0 Bye", await reader.ReadLineAsync());
+                await legit.SendAsync("HELO legit.test\r\nMAIL FROM:<a@legit.test>\r\nRCPT TO:<b@mx.test>\r\nDATA\r\n");
+                Assert.Equal("250 mx.test", await legit.ReadLineAsync());
+                Assert.Equal("250 2.1.0 Sender ok", await legit.ReadLineAsync());
+                Assert.Equal("250 2.1.5 Recipient ok", await legit.ReadLineAsync());
+                Assert.Equal("354 End data with <CR><LF>.<CR><LF>", await legit.ReadLineAsync());
+                await legit.SendAsync("Subject: still here\r\n\r\nhi\r\n.\r\nQUIT\r\n");
+                Assert.StartsWith("250 2.0.0 Ok: queued as ", await legit.ReadLineAsync(), StringComparison.Ordinal);
+                Assert.Equal("221 2.0.0 Bye", await legit.ReadLineAsync());
             }
 
             // Once the attacker lets go of one connection, the address may open exactly one more.
             var freed = held[0];
-            var freedStream = freed.GetStream();
-            await freedStream.WriteAsync(Encoding.ASCII.GetBytes("QUIT\r\n"));
-            var freedReader = new StreamReader(freedStream, Encoding.ASCII);
-            Assert.Equal("221 2.0.0 Bye", await freedReader.ReadLineAsync());
+            await freed.SendAsync("QUIT\r\n");
+            Assert.Equal("221 2.0.0 Bye", await freed.ReadLineAsync());
             // The server gives the place back before it closes, so the close is the event to await.
-            Assert.Null(await freedReader.ReadLineAsync());
+            Assert.Null(await freed.ReadLineAsync());
             held.RemoveAt(0);
             freed.Dispose();
             var (again, greetingAgain) = await ConnectAsync(attacker);
@@ -108,8 +87,8 @@ public sealed class IdleFloodTests : IAsyncDisposable
         }
         finally
         {
-            foreach (var tcp in held)
-                tcp.Dispose();
+            foreach (var client in held)
+                client.Dispose();
         }
     }
 }

@@ -1,7 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
-using EdgeMail.Smtp.Server;
 using EdgeMail.Smtp.Tests.Support;
 
 namespace EdgeMail.Smtp.Tests.Server;
@@ -10,66 +8,26 @@ namespace EdgeMail.Smtp.Tests.Server;
 /// address (421 4.7.0 and close), a whole message over TCP, and shutdown (421 4.3.2).</summary>
 public sealed class SmtpListenerTests : IAsyncDisposable
 {
-    private readonly SmtpScript _smtp;
-    private readonly SmtpListener _listener;
-    private readonly IPEndPoint _endpoint;
-
-    public SmtpListenerTests()
+    private readonly LoopbackServer _server = new(o =>
     {
-        _smtp = new SmtpScript(o =>
-        {
-            o.MaxConnections = 3;
-            o.MaxConnectionsPerClient = 2;
-        });
-        _listener = new SmtpListener([new IPEndPoint(IPAddress.Loopback, 0)], _smtp.Options, _smtp.Spool, _smtp.Log);
-        _endpoint = _listener.Start()[0];
-    }
+        o.MaxConnections = 3;
+        o.MaxConnectionsPerClient = 2;
+    });
 
-    public async ValueTask DisposeAsync()
-    {
-        await _listener.DisposeAsync();
-        _smtp.Dispose();
-    }
-
-    private sealed class Client : IDisposable
-    {
-        private readonly TcpClient _tcp;
-        private readonly StreamReader _reader;
-        private readonly Stream _stream;
-
-        private Client(TcpClient tcp)
-        {
-            _tcp = tcp;
-            _stream = tcp.GetStream();
-            _reader = new StreamReader(_stream, Encoding.UTF8);
-        }
-
-        public static async Task<Client> ConnectAsync(IPEndPoint endpoint, IPAddress? from = null)
-        {
-            var tcp = from is null ? new TcpClient(endpoint.AddressFamily) : new TcpClient(new IPEndPoint(from, 0));
-            await tcp.ConnectAsync(endpoint);
-            return new Client(tcp);
-        }
-
-        public Task<string?> ReadLineAsync() => _reader.ReadLineAsync();
-
-        public async Task SendAsync(string text) => await _stream.WriteAsync(Encoding.UTF8.GetBytes(text));
-
-        public void Dispose() => _tcp.Dispose();
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 
     [Fact]
     public async Task Start_binds_port_zero_and_reports_the_real_port()
     {
-        Assert.Equal(IPAddress.Loopback, _endpoint.Address);
-        Assert.NotEqual(0, _endpoint.Port);
+        Assert.Equal(IPAddress.Loopback, _server.Endpoint.Address);
+        Assert.NotEqual(0, _server.Endpoint.Port);
         await Task.CompletedTask;
     }
 
     [Fact]
     public async Task A_message_sent_over_tcp_is_queued()
     {
-        using var c = await Client.ConnectAsync(_endpoint);
+        using var c = await _server.ConnectAsync();
         Assert.Equal("220 mx.test ESMTP EdgeMail", await c.ReadLineAsync());
         await c.SendAsync("EHLO client.test\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n");
         string? line;
@@ -81,7 +39,7 @@ public sealed class SmtpListenerTests : IAsyncDisposable
         Assert.StartsWith("250 2.0.0 Ok: queued as ", queued);
         Assert.Equal("221 2.0.0 Bye", await c.ReadLineAsync());
         Assert.Null(await c.ReadLineAsync());
-        var entry = Assert.Single(_smtp.Spool.List());
+        var entry = Assert.Single(_server.Smtp.Spool.List());
         Assert.Equal("127.0.0.1", entry.Envelope.ClientAddress);
         Assert.EndsWith(entry.Id, queued);
     }
@@ -89,14 +47,14 @@ public sealed class SmtpListenerTests : IAsyncDisposable
     [Fact]
     public async Task Connections_over_the_per_client_limit_get_421_4_7_0_and_are_closed()
     {
-        using var first = await Client.ConnectAsync(_endpoint);
-        using var second = await Client.ConnectAsync(_endpoint);
+        using var first = await _server.ConnectAsync();
+        using var second = await _server.ConnectAsync();
         Assert.Equal("220 mx.test ESMTP EdgeMail", await first.ReadLineAsync());
         Assert.Equal("220 mx.test ESMTP EdgeMail", await second.ReadLineAsync());
-        using var third = await Client.ConnectAsync(_endpoint);
+        using var third = await _server.ConnectAsync();
         Assert.Equal("421 4.7.0 Too many connections, try again later", await third.ReadLineAsync());
         Assert.Null(await third.ReadLineAsync());
-        Assert.Contains(_smtp.Log.Lines, l => l.StartsWith("refused connection from 127.0.0.1:", StringComparison.Ordinal) && l.EndsWith("connection limit", StringComparison.Ordinal));
+        Assert.Contains(_server.Smtp.Log.Lines, l => l.StartsWith("refused connection from 127.0.0.1:", StringComparison.Ordinal) && l.EndsWith("connection limit", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -104,13 +62,13 @@ public sealed class SmtpListenerTests : IAsyncDisposable
     {
         // 127.0.0.0/8 is all loopback on Linux: three client addresses, two connections each would be allowed,
         // but the total is three.
-        using var a = await Client.ConnectAsync(_endpoint, IPAddress.Parse("127.0.0.2"));
-        using var b = await Client.ConnectAsync(_endpoint, IPAddress.Parse("127.0.0.3"));
-        using var c = await Client.ConnectAsync(_endpoint, IPAddress.Parse("127.0.0.4"));
+        using var a = await _server.ConnectAsync(IPAddress.Parse("127.0.0.2"));
+        using var b = await _server.ConnectAsync(IPAddress.Parse("127.0.0.3"));
+        using var c = await _server.ConnectAsync(IPAddress.Parse("127.0.0.4"));
         Assert.Equal("220 mx.test ESMTP EdgeMail", await a.ReadLineAsync());
         Assert.Equal("220 mx.test ESMTP EdgeMail", await b.ReadLineAsync());
         Assert.Equal("220 mx.test ESMTP EdgeMail", await c.ReadLineAsync());
-        using var d = await Client.ConnectAsync(_endpoint, IPAddress.Parse("127.0.0.5"));
+        using var d = await _server.ConnectAsync(IPAddress.Parse("127.0.0.5"));
         Assert.Equal("421 4.7.0 Too many connections, try again later", await d.ReadLineAsync());
         Assert.Null(await d.ReadLineAsync());
     }
@@ -118,24 +76,24 @@ public sealed class SmtpListenerTests : IAsyncDisposable
     [Fact]
     public async Task A_closed_session_frees_its_place_before_the_client_sees_the_close()
     {
-        using var second = await Client.ConnectAsync(_endpoint);
+        using var second = await _server.ConnectAsync();
         Assert.Equal("220 mx.test ESMTP EdgeMail", await second.ReadLineAsync());
-        using (var first = await Client.ConnectAsync(_endpoint))
+        using (var first = await _server.ConnectAsync())
         {
             Assert.Equal("220 mx.test ESMTP EdgeMail", await first.ReadLineAsync());
             await first.SendAsync("QUIT\r\n");
             Assert.Equal("221 2.0.0 Bye", await first.ReadLineAsync());
             Assert.Null(await first.ReadLineAsync());
         }
-        using var third = await Client.ConnectAsync(_endpoint);
+        using var third = await _server.ConnectAsync();
         Assert.Equal("220 mx.test ESMTP EdgeMail", await third.ReadLineAsync());
     }
 
     [Fact]
     public async Task An_idle_tcp_client_gets_421_4_4_2_and_is_closed()
     {
-        _smtp.Options.CommandTimeout = TimeSpan.FromMilliseconds(100);
-        using var c = await Client.ConnectAsync(_endpoint);
+        _server.Smtp.Options.CommandTimeout = TimeSpan.FromMilliseconds(100);
+        using var c = await _server.ConnectAsync();
         Assert.Equal("220 mx.test ESMTP EdgeMail", await c.ReadLineAsync());
         Assert.Equal("421 4.4.2 Timeout exceeded, closing connection", await c.ReadLineAsync());
         Assert.Null(await c.ReadLineAsync());
@@ -144,14 +102,14 @@ public sealed class SmtpListenerTests : IAsyncDisposable
     [Fact]
     public async Task Stop_answers_421_4_3_2_to_connected_clients_and_waits_for_them()
     {
-        using var c = await Client.ConnectAsync(_endpoint);
+        using var c = await _server.ConnectAsync();
         Assert.Equal("220 mx.test ESMTP EdgeMail", await c.ReadLineAsync());
         await c.SendAsync("HELO client.test\r\n");
         Assert.Equal("250 mx.test", await c.ReadLineAsync());
-        await _listener.StopAsync(CancellationToken.None);
+        await _server.Listener.StopAsync(CancellationToken.None);
         Assert.Equal("421 4.3.2 Service shutting down, closing connection", await c.ReadLineAsync());
         Assert.Null(await c.ReadLineAsync());
-        Assert.Equal(0, _listener.ActiveSessions);
-        await Assert.ThrowsAnyAsync<SocketException>(async () => { using var late = await Client.ConnectAsync(_endpoint); });
+        Assert.Equal(0, _server.Listener.ActiveSessions);
+        await Assert.ThrowsAnyAsync<SocketException>(async () => { using var late = await _server.ConnectAsync(); });
     }
 }

@@ -9,14 +9,8 @@ namespace EdgeMail.Smtp.Tests.Server;
 /// </summary>
 public sealed class SmugglingTests : IDisposable
 {
-    private const string Transaction = """
-        S: 220 mx.test ESMTP EdgeMail
-        C: HELO attacker.test
-        S: 250 mx.test
-        C: MAIL FROM:<a@attacker.test>
-        S: 250 2.1.0 Sender ok
-        C: RCPT TO:<b@example.com>
-        S: 250 2.1.5 Recipient ok
+    private const string Transaction = Dialogue.HeloTransaction + """
+
         C: DATA
         S: 354 End data with <CR><LF>.<CR><LF>
         """;

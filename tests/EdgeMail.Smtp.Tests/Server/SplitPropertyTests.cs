@@ -9,16 +9,8 @@ namespace EdgeMail.Smtp.Tests.Server;
 /// </summary>
 public sealed class SplitPropertyTests
 {
-    private const string Transcript = """
-        S: 220 mx.test ESMTP EdgeMail
-        C: EHLO client.test
-        S: 250-mx.test
-        S: 250-PIPELINING
-        S: 250-SIZE 26214400
-        S: 250-8BITMIME
-        S: 250-ENHANCEDSTATUSCODES
-        S: 250-SMTPUTF8
-        S: 250 CHUNKING
+    private const string Transcript = Dialogue.Hello + """
+
         C: MAIL FROM:<a@client.test> BODY=8BITMIME
         S: 250 2.1.0 Sender ok
         C: RCPT TO:<b@example.com>

@@ -8,21 +8,7 @@ namespace EdgeMail.Smtp.Tests.Server;
 /// told 451 4.3.0 (or 452 4.3.1 when the disk is full), nothing is queued, and the session goes on.</summary>
 public sealed class SpoolFailureTests
 {
-    private const string UpToData = """
-        S: 220 mx.test ESMTP EdgeMail
-        C: EHLO client.test
-        S: 250-mx.test
-        S: 250-PIPELINING
-        S: 250-SIZE 26214400
-        S: 250-8BITMIME
-        S: 250-ENHANCEDSTATUSCODES
-        S: 250-SMTPUTF8
-        S: 250 CHUNKING
-        C: MAIL FROM:<a@example.com>
-        S: 250 2.1.0 Sender ok
-        C: RCPT TO:<b@example.com>
-        S: 250 2.1.5 Recipient ok
-        """;
+    private const string UpToData = Dialogue.Hello + "\n" + Dialogue.MailAndRcpt;
 
     private const string AfterwardsStillUsable = """
         C: NOOP
