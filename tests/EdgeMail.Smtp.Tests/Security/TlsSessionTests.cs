@@ -13,12 +13,11 @@ namespace EdgeMail.Smtp.Tests.Security;
 public sealed class TlsSessionTests : IAsyncDisposable
 {
     private readonly LoopbackServer _server;
+    private readonly string _folder = Directory.CreateTempSubdirectory("edgemail-tlssession-").FullName;
 
     public TlsSessionTests()
     {
-        var folder = Path.Combine(Path.GetTempPath(), "edgemail-tlssession-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(folder);
-        string users = Path.Combine(folder, "users");
+        string users = Path.Combine(_folder, "users");
         File.WriteAllText(users, "alice:" + PasswordHash.Create("secret"u8, PasswordHash.MinIterations) + "\n");
         _server = new LoopbackServer(o =>
         {
@@ -29,7 +28,11 @@ public sealed class TlsSessionTests : IAsyncDisposable
         }, implicitTls: true);
     }
 
-    public ValueTask DisposeAsync() => _server.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        Directory.Delete(_folder, recursive: true);
+    }
 
     [Fact]
     public async Task STARTTLS_is_offered_plaintext_after_it_is_discarded_and_EHLO_is_needed_again()
