@@ -106,7 +106,7 @@ public sealed partial class ServeTests : IDisposable
 
         Assert.Equal(["127.0.0.1:0", "[::1]:0"], resolved.Server.Listen);
         Assert.Equal(Path.Combine(_dir, "q"), resolved.Spool.Directory);
-        Assert.Equal([new Config.RelayUpstream(Config.RelaySecurity.ImplicitTls, "b.example", 465)], resolved.Relay.Upstreams());
+        Assert.Equal(["smtps://b.example:465"], resolved.Relay.Upstreams().Select(u => u.ToString()));
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using UpstreamUrl = EdgeMail.Relay.Upstream;
 
 namespace EdgeMail.Config;
 
@@ -35,7 +36,7 @@ public sealed class RelayConfig
 
     public static ConfigSection Schema { get; } = new("relay",
     [
-        new("upstream", ConfigValueType.ListOf(ConfigValueType.Text(s => RelayUpstream.TryParse(s, out _), RelayUpstream.Allowed))),
+        new("upstream", ConfigValueType.ListOf(ConfigValueType.Text(CheckUpstream, UpstreamUrl.Allowed))),
         new("routes", ConfigValueType.ListOf(ConfigValueType.Text(CheckRoute, RouteAllowed))),
         new("first_retry", ConfigValueType.Seconds(1, 86_400)),
         new("backoff_factor", ConfigValueType.Integer(1, 10)),
@@ -54,13 +55,13 @@ public sealed class RelayConfig
     ]);
 
     /// <summary>The upstreams in failover order (already validated by the schema or the CLI).</summary>
-    public IReadOnlyList<RelayUpstream> Upstreams()
+    public IReadOnlyList<UpstreamUrl> Upstreams()
     {
-        var upstreams = new List<RelayUpstream>(Upstream.Count);
+        var upstreams = new List<UpstreamUrl>(Upstream.Count);
         foreach (string text in Upstream)
         {
-            if (RelayUpstream.TryParse(text, out RelayUpstream upstream) is { } error)
-                throw new ConfigException("relay.upstream", error, RelayUpstream.Allowed);
+            if (!UpstreamUrl.TryParse(text, out UpstreamUrl upstream, out string error))
+                throw new ConfigException("relay.upstream", error, UpstreamUrl.Allowed);
             upstreams.Add(upstream);
         }
         return upstreams;
@@ -88,9 +89,11 @@ public sealed class RelayConfig
         if (pattern != "*" && (rest.Length == 0 || rest.Contains('*') || ServerConfig.CheckHostname(rest) is not null))
             return $"\"{pattern}\" is not *, *.DOMAIN or DOMAIN";
         foreach (string url in parts.AsSpan(1))
-            if (RelayUpstream.TryParse(url, out _) is { } error) return error;
+            if (CheckUpstream(url) is { } error) return error;
         return null;
     }
+
+    internal static string? CheckUpstream(string url) => UpstreamUrl.TryParse(url, out _, out string error) ? null : error;
 
     public static string? CheckDnsServer(string text)
     {
