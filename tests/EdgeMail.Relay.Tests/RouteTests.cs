@@ -58,6 +58,29 @@ public sealed class RouteTests
         Assert.Equal("smtp://[::1]:25", Upstream.Parse("smtp://[::1]").ToString());
     }
 
+    [Fact]
+    public void A_CA_file_that_cannot_be_read_stops_the_relay_at_start_up_naming_the_upstream_and_the_file()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), "edgemail-no-such-ca-" + Guid.NewGuid().ToString("N") + ".pem");
+        var e = Assert.Throws<RelayConfigException>(() => new RouteTable(new RelayOptions
+        {
+            Upstreams = [new UpstreamOptions { Url = "smtps://a.example" }, new UpstreamOptions { Url = "smtps://b.example", CaFile = missing }],
+        }, RelaySecrets.None));
+
+        Assert.StartsWith($"upstream smtps://b.example: CA file {missing} cannot be used: ", e.Message);
+    }
+
+    [Fact]
+    public void A_pin_that_is_not_64_hex_digits_stops_the_relay_at_start_up_naming_the_upstream()
+    {
+        var e = Assert.Throws<RelayConfigException>(() => new RouteTable(new RelayOptions
+        {
+            Routes = [new RouteRule { Pattern = "*.lan", Upstreams = [new UpstreamOptions { Url = "smtp://nas.lan", PinnedSha256 = "ab:cd" }] }],
+        }, RelaySecrets.None));
+
+        Assert.Equal("upstream smtp://nas.lan: pinned SHA-256 fingerprint \"ab:cd\" is not 64 hex digits (colons optional)", e.Message);
+    }
+
     [Theory]
     [InlineData("*", "example.com", true)]
     [InlineData("*.lan", "nas.lan", true)]
