@@ -49,6 +49,7 @@ public sealed class MessageSpool : IDisposable
         public required long FileLength { get; init; }
         public required RecipientState[] Recipients { get; init; }
         public bool Held;
+        public bool DelayWarned;
         public int Attempts;
         public string? LastError;
         public DateTimeOffset? NextAttempt;
@@ -779,14 +780,19 @@ public sealed class MessageSpool : IDisposable
         return recipients;
     }
 
-    /// <summary>Merges one attempt into what we know: the count, the last error, the next attempt time,
-    /// and the status of each recipient it names (matched by address).</summary>
+    /// <summary>Merges one attempt into what we know: the count, the last error, the next attempt time (none of
+    /// them for a partial record), whether the delay notice went out, and the status of each recipient it names
+    /// (matched by address).</summary>
     private static void Apply(Entry entry, AttemptRecord attempt)
     {
-        entry.Attempts++;
-        if (attempt.Error is not null)
-            entry.LastError = attempt.Error;
-        entry.NextAttempt = attempt.NextAttempt;
+        if (!attempt.Partial)
+        {
+            entry.Attempts++;
+            if (attempt.Error is not null)
+                entry.LastError = attempt.Error;
+            entry.NextAttempt = attempt.NextAttempt;
+        }
+        entry.DelayWarned |= attempt.DelayWarned;
         foreach (RecipientState change in attempt.Recipients)
         {
             bool matched = false;
@@ -821,6 +827,7 @@ public sealed class MessageSpool : IDisposable
         LastError = e.LastError,
         NextAttempt = e.NextAttempt,
         Held = e.Held,
+        DelayWarned = e.DelayWarned,
     };
 
     private Entry? Find(string id)
