@@ -367,13 +367,20 @@ public sealed class RelayService : IAsyncDisposable
         }
 
         DateTimeOffset? next = deferred.Count > 0 ? now + Backoff.Delay(_options, attempt, _random) : null;
-        if (deferred.Count > 0 && _options.DelayWarning is { } warnAfter && age >= warnAfter)
+        // Once per message, also across restarts: the side record says whether it went out (entry.DelayWarned);
+        // _warned covers a round whose record could not be written.
+        var delayWarned = false;
+        if (deferred.Count > 0 && _options.DelayWarning is { } warnAfter && age >= warnAfter && !entry.DelayWarned)
         {
             bool first;
             lock (_lock) first = _warned.Add(id);
             if (first)
             {
-                try { await BounceAsync(entry, deferred, delayed: true, now, entry.Envelope.Arrived + _options.MaxQueueLifetime, ct).ConfigureAwait(false); }
+                try
+                {
+                    await BounceAsync(entry, deferred, delayed: true, now, entry.Envelope.Arrived + _options.MaxQueueLifetime, ct).ConfigureAwait(false);
+                    delayWarned = true;
+                }
                 catch (Exception e) when (e is SpoolException or IOException)
                 {
                     _log.LogWarning("{Id}: could not queue the delay notification: {Error}", id, e.Message);
@@ -391,6 +398,7 @@ public sealed class RelayService : IAsyncDisposable
                 Recipients = outcomes.Select(o => new RecipientState(o.Address, o.Status, o.Reply)).ToList(),
                 Error = deferred.Count > 0 ? deferred[0].Reply : null,
                 NextAttempt = next,
+                DelayWarned = delayWarned,
             });
         }
 

@@ -14,7 +14,7 @@ public sealed class RoundRecordTests
 
     /// <summary>a.test through a.relay, b.test through b.relay (the rest, notices to senders, through other.relay):
     /// a message to bob@a.test and carol@b.test is one round of two jobs.</summary>
-    private static RelayOptions TwoRoutes() => new()
+    private static RelayOptions TwoRoutes(TimeSpan? delayWarning = null) => new()
     {
         Routes =
         [
@@ -25,6 +25,7 @@ public sealed class RoundRecordTests
         HeloName = "edge.test",
         Jitter = 0,
         ControlSocket = false,
+        DelayWarning = delayWarning,
     };
 
     [Fact]
@@ -130,5 +131,42 @@ public sealed class RoundRecordTests
         Assert.Empty(h.Queue.Attempts);   // the failure became final with the message's removal, after its DSN
         Assert.Single(h.Queue.Enqueued);
         Assert.Contains(id, h.Queue.Completed);
+    }
+
+    [Fact]
+    public async Task The_delay_warning_is_sent_once_even_across_a_restart()
+    {
+        var transport = new ScriptedTransport
+        {
+            // The upstream takes notices (from <>) but defers the message itself.
+            OnSend = m => m.Sender.Length == 0 ? ScriptedTransport.Accept(m.Recipients) : ScriptedTransport.Each(m.Recipients, _ => TryLater),
+        };
+        var options = TwoRoutes(delayWarning: TimeSpan.FromMinutes(10));
+        await using var relay = new SpoolRelay(options, transport: transport);
+        await relay.StartAsync();
+        var id = await relay.DeliverAsync("a@edge.test", ["bob@a.test"], Message);
+        await relay.RetryAsync(id);            // after 5 minutes: not yet
+        Assert.False(relay.Spool.Get(id)!.DelayWarned);
+        await relay.RetryAsync(id);            // after 15 minutes: the notice
+        Assert.True(relay.Spool.Get(id)!.DelayWarned);
+        var notice = DelayNotices(relay);
+        Assert.Single(notice);
+        await relay.RoundDone(notice[0]);
+
+        await relay.RestartAsync(transport);
+        await relay.StartAsync();
+        await relay.RetryAsync(id);
+        await relay.RetryAsync(id);
+
+        Assert.Single(DelayNotices(relay));
+        Assert.Single(transport.Sent, m => m.Sender.Length == 0);
+        Assert.True(relay.Spool.Get(id)!.DelayWarned);
+    }
+
+    private static List<string> DelayNotices(SpoolRelay relay)
+    {
+        const string marker = ": sender delay notification: ";
+        return relay.Log.Lines.Where(l => l.Contains(marker, StringComparison.Ordinal))
+            .Select(l => l[(l.IndexOf(marker, StringComparison.Ordinal) + marker.Length)..]).ToList();
     }
 }
