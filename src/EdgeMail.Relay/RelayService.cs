@@ -13,6 +13,9 @@ namespace EdgeMail.Relay;
 /// several messages (RSET between). When all jobs of a message are done the round is recorded in one
 /// side record: delivered and failed recipients are final, the rest wait for the next retry. Only when no
 /// recipient is left pending does the message leave the spool — so a crash at any point means "deliver again".
+/// A round over several routes also records each route's deliveries as soon as its job ends while others
+/// still run, so a crash while a slow route is being tried resends only what was in flight. Failures wait for
+/// the end of the round: a failure becomes final only together with the queued notice to the sender.
 /// </summary>
 public sealed class RelayService : IAsyncDisposable
 {
@@ -262,6 +265,7 @@ public sealed class RelayService : IAsyncDisposable
                 job.Recipients.Add(r.Address);
             }
             foreach (var job in jobs) Enqueue(job, ct);
+            if (jobs.Count > 1) await RecordEarlyDeliveriesAsync(id, jobs).ConfigureAwait(false);
             foreach (var job in jobs) outcomes.AddRange(await job.Done.Task.ConfigureAwait(false));
             await FinishRoundAsync(entry, outcomes, attempt, ct).ConfigureAwait(false);
         }
@@ -285,6 +289,39 @@ public sealed class RelayService : IAsyncDisposable
             if (again && !ct.IsCancellationRequested) Schedule(id, _time.GetUtcNow());
             else Wake(); // a slot for the next due message
             RoundFinished?.Invoke(id);
+        }
+    }
+
+    /// <summary>Waits until one job of the round is left. Each job that ends before that has its deliveries made
+    /// durable at once (a partial side record), so a crash while another route is still being tried does not
+    /// send them again. The last job needs no record of its own: the end of the round writes one for all.</summary>
+    private async Task RecordEarlyDeliveriesAsync(string id, List<Job> jobs)
+    {
+        var running = new List<Task<List<RecipientOutcome>>>(jobs.Count);
+        foreach (var job in jobs) running.Add(job.Done.Task);
+        while (running.Count > 1)
+        {
+            var done = await Task.WhenAny(running).ConfigureAwait(false);
+            running.Remove(done);
+            List<RecipientState>? delivered = null;
+            foreach (var o in await done.ConfigureAwait(false))
+            {
+                if (o.Status == RecipientStatus.Delivered) (delivered ??= []).Add(new RecipientState(o.Address, o.Status, o.Reply));
+            }
+            if (delivered is null) continue;
+            try
+            {
+                _queue.RecordAttempt(id, new AttemptRecord { When = _time.GetUtcNow(), Recipients = delivered, Partial = true });
+            }
+            catch (KeyNotFoundException)
+            {
+                // Deleted (queue delete) meanwhile: the end of the round forgets it.
+            }
+            catch (Exception e) when (e is SpoolException or IOException)
+            {
+                // The end of the round records them too; only a crash before then would send them again.
+                _log.LogWarning("{Id}: could not record the deliveries so far: {Error}", id, e.Message);
+            }
         }
     }
 
@@ -330,13 +367,20 @@ public sealed class RelayService : IAsyncDisposable
         }
 
         DateTimeOffset? next = deferred.Count > 0 ? now + Backoff.Delay(_options, attempt, _random) : null;
-        if (deferred.Count > 0 && _options.DelayWarning is { } warnAfter && age >= warnAfter)
+        // Once per message, also across restarts: the side record says whether it went out (entry.DelayWarned);
+        // _warned covers a round whose record could not be written.
+        var delayWarned = false;
+        if (deferred.Count > 0 && _options.DelayWarning is { } warnAfter && age >= warnAfter && !entry.DelayWarned)
         {
             bool first;
             lock (_lock) first = _warned.Add(id);
             if (first)
             {
-                try { await BounceAsync(entry, deferred, delayed: true, now, entry.Envelope.Arrived + _options.MaxQueueLifetime, ct).ConfigureAwait(false); }
+                try
+                {
+                    await BounceAsync(entry, deferred, delayed: true, now, entry.Envelope.Arrived + _options.MaxQueueLifetime, ct).ConfigureAwait(false);
+                    delayWarned = true;
+                }
                 catch (Exception e) when (e is SpoolException or IOException)
                 {
                     _log.LogWarning("{Id}: could not queue the delay notification: {Error}", id, e.Message);
@@ -354,6 +398,7 @@ public sealed class RelayService : IAsyncDisposable
                 Recipients = outcomes.Select(o => new RecipientState(o.Address, o.Status, o.Reply)).ToList(),
                 Error = deferred.Count > 0 ? deferred[0].Reply : null,
                 NextAttempt = next,
+                DelayWarned = delayWarned,
             });
         }
 

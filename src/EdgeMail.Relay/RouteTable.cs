@@ -67,7 +67,11 @@ internal sealed class RouteTable
         foreach (var u in upstreams)
         {
             var parsed = Upstream.Parse(u.Url);
-            list.Add(new DeliveryTarget(parsed.Host, parsed.Host, parsed.Port, parsed.Tls, ClientOptions(u, options, secrets)));
+            var client = ClientOptions(u, options, secrets);
+            // Read now, not on the first connection: a missing CA file would otherwise defer mail quietly.
+            if (client.CheckCertificateSettings() is { } problem)
+                throw new RelayConfigException($"upstream {u.Url}: {problem}");
+            list.Add(new DeliveryTarget(parsed.Host, parsed.Host, parsed.Port, parsed.Tls, client));
         }
         return list;
     }

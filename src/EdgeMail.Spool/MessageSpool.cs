@@ -57,6 +57,7 @@ public sealed class MessageSpool : IDisposable
         public RecipientState[]? Recipients;
         public bool Held;
         public bool Removed;
+        public bool DelayWarned;
         public int Attempts;
         public string? LastError;
         public DateTimeOffset? NextAttempt;
@@ -806,14 +807,19 @@ public sealed class MessageSpool : IDisposable
         return recipients;
     }
 
-    /// <summary>Merges one attempt into what we know: the count, the last error, the next attempt time,
-    /// and the status of each recipient it names (matched by address).</summary>
+    /// <summary>Merges one attempt into what we know: the count, the last error, the next attempt time (none of
+    /// them for a partial record), whether the delay notice went out, and the status of each recipient it names
+    /// (matched by address).</summary>
     private static void Apply(Entry entry, AttemptRecord attempt)
     {
-        entry.Attempts++;
-        if (attempt.Error is not null)
-            entry.LastError = attempt.Error;
-        entry.NextAttempt = attempt.NextAttempt;
+        if (!attempt.Partial)
+        {
+            entry.Attempts++;
+            if (attempt.Error is not null)
+                entry.LastError = attempt.Error;
+            entry.NextAttempt = attempt.NextAttempt;
+        }
+        entry.DelayWarned |= attempt.DelayWarned;
         if (attempt.Recipients.Count == 0)
             return;
         entry.Recipients ??= InitialRecipients(entry.Envelope);
@@ -851,6 +857,7 @@ public sealed class MessageSpool : IDisposable
         LastError = e.LastError,
         NextAttempt = e.NextAttempt,
         Held = e.Held,
+        DelayWarned = e.DelayWarned,
     };
 
     private Entry? Find(string id)

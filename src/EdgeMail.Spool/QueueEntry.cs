@@ -23,6 +23,8 @@ public sealed record QueueEntry
     public string? LastError { get; init; }
     public DateTimeOffset? NextAttempt { get; init; }
     public bool Held { get; init; }
+    /// <summary>The sender has been sent the one "delayed" notice (kept in the side record, so a restart does not send another).</summary>
+    public bool DelayWarned { get; init; }
 }
 
 /// <summary>The outcome of one delivery attempt, appended to the message's side record.</summary>
@@ -33,4 +35,10 @@ public sealed record AttemptRecord
     public required IReadOnlyList<RecipientState> Recipients { get; init; }
     public string? Error { get; init; }
     public DateTimeOffset? NextAttempt { get; init; }
+    /// <summary>Written while other routes of the same round are still being tried: it only makes the named
+    /// recipients' final outcomes durable and is not an attempt of its own (the attempt count, the last error
+    /// and the next attempt time stay as they were).</summary>
+    public bool Partial { get; init; }
+    /// <summary>The "delayed" notice (RFC 3464 Action: delayed) for this message has been queued.</summary>
+    public bool DelayWarned { get; init; }
 }

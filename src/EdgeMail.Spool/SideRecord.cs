@@ -11,16 +11,23 @@ namespace EdgeMail.Spool;
 /// never rewritten (SD-card wear). Record layout:
 /// <code>
 ///   u32 payload length | payload | u32 CRC-32(payload)
-///   payload: u8 version | i64 when (ms) | i64 next attempt (ms, or long.MinValue) | string? error
-///            | u16 count | count × (string address | u8 status | string? last reply)
+///   payload: u8 version | [u8 flags, version 2 only] | i64 when (ms) | i64 next attempt (ms, or long.MinValue)
+///            | string? error | u16 count | count × (string address | u8 status | string? last reply)
 ///   string?: i32 byte length (-1 = null) | UTF-8 bytes
+///   flags:   1 = partial (outcomes recorded while other routes of the round still run; not an attempt)
+///            2 = delay warned (the "delayed" notice has been queued)
 /// </code>
+/// A record without flags is written as version 1, byte for byte as before flags existed, so files from
+/// either version read the same; only a record that carries a flag needs version 2.
 /// A record torn by a crash fails its length or CRC check; reading stops there and the next append
 /// overwrites it (writes go to the end of the valid prefix, not the end of the file).
 /// </summary>
 internal static class SideRecord
 {
     private const byte Version = 1;
+    private const byte FlagsVersion = 2;
+    private const byte PartialFlag = 1;
+    private const byte DelayWarnedFlag = 2;
     /// <summary>A sanity bound when reading: one attempt never needs more.</summary>
     private const int MaxPayload = 1 << 20;
 
@@ -28,7 +35,11 @@ internal static class SideRecord
     {
         var buffer = new ArrayBufferWriter<byte>(128);
         buffer.Write<byte>([0, 0, 0, 0]);
-        buffer.Write<byte>([Version]);
+        byte flags = (byte)((attempt.Partial ? PartialFlag : 0) | (attempt.DelayWarned ? DelayWarnedFlag : 0));
+        if (flags == 0)
+            buffer.Write<byte>([Version]);
+        else
+            buffer.Write<byte>([FlagsVersion, flags]);
         WriteInt64(buffer, attempt.When.ToUnixTimeMilliseconds());
         WriteInt64(buffer, attempt.NextAttempt?.ToUnixTimeMilliseconds() ?? long.MinValue);
         WriteString(buffer, attempt.Error);
@@ -85,11 +96,13 @@ internal static class SideRecord
     {
         try
         {
-            if (p[0] != Version)
+            if (p[0] is not (Version or FlagsVersion))
                 return null;
-            long when = BinaryPrimitives.ReadInt64LittleEndian(p[1..]);
-            long next = BinaryPrimitives.ReadInt64LittleEndian(p[9..]);
-            p = p[17..];
+            byte flags = p[0] == FlagsVersion ? p[1] : (byte)0;
+            p = p[(p[0] == FlagsVersion ? 2 : 1)..];
+            long when = BinaryPrimitives.ReadInt64LittleEndian(p);
+            long next = BinaryPrimitives.ReadInt64LittleEndian(p[8..]);
+            p = p[16..];
             string? error = ReadString(ref p);
             int count = BinaryPrimitives.ReadUInt16LittleEndian(p);
             p = p[2..];
@@ -108,6 +121,8 @@ internal static class SideRecord
                 NextAttempt = next == long.MinValue ? null : DateTimeOffset.FromUnixTimeMilliseconds(next),
                 Error = error,
                 Recipients = recipients,
+                Partial = (flags & PartialFlag) != 0,
+                DelayWarned = (flags & DelayWarnedFlag) != 0,
             };
         }
         catch (Exception e) when (e is ArgumentOutOfRangeException or IndexOutOfRangeException)

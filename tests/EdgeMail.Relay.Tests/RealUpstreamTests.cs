@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using EdgeMail.Relay.Tests.Fakes;
 using EdgeMail.Spool;
@@ -91,6 +93,52 @@ public sealed class RealUpstreamTests
         Assert.Equal(RecipientStatus.Pending, entry.Recipients[0].Status);
         Assert.Contains("127.0.0.1", entry.LastError);
         Assert.Contains("certificate", entry.LastError, StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>a.test through upstream A, b.test through upstream B, each with its own certificate checks.</summary>
+    private static RelayOptions TwoRoutes(UpstreamOptions a, UpstreamOptions b) => new()
+    {
+        Routes =
+        [
+            new RouteRule { Pattern = "a.test", Upstreams = [a] },
+            new RouteRule { Pattern = "b.test", Upstreams = [b] },
+        ],
+        HeloName = "edge.test",
+        Jitter = 0,
+        ControlSocket = false,
+    };
+
+    private static string Sha256Of(TestCertificate cert) =>
+        Convert.ToHexString(X509Certificate2.CreateFromPem(File.ReadAllText(cert.CertFile)).GetCertHash(HashAlgorithmName.SHA256));
+
+    [Theory]
+    [InlineData(true, "pinned fingerprint mismatch")]
+    [InlineData(false, "RemoteCertificateChainErrors")]
+    public async Task Each_upstream_is_checked_by_its_own_pin_or_CA_file_so_one_that_does_not_match_stops_only_that_one_naming_its_host(
+        bool pin, string reason)
+    {
+        using var certA = new TestCertificate();
+        using var certB = new TestCertificate();
+        using var a = await AioUpstream.StartAsync("starttls", certA);
+        using var b = await AioUpstream.StartAsync("starttls", certB);
+        // Both are given A's pin (or A's self-signed certificate as their CA file): right for A, wrong for B.
+        UpstreamOptions TrustingA(AioUpstream upstream) => new()
+        {
+            Url = upstream.Url("smtp+starttls"), User = "relay", Password = "pw",
+            PinnedSha256 = pin ? Sha256Of(certA) : null,
+            CaFile = pin ? null : certA.CertFile,
+        };
+        await using var relay = new SpoolRelay(TwoRoutes(TrustingA(a), TrustingA(b)));
+        await relay.StartAsync();
+        var id = await relay.DeliverAsync("alice@edge.test", ["bob@a.test", "carol@b.test"], Message("own trust"));
+
+        Assert.Equal(["alice@edge.test", "bob@a.test"], Assert.Single(a.Received()).Envelope);
+        Assert.Empty(b.Received());
+        var (bob, carol) = (relay.Spool.Get(id)!.Recipients[0], relay.Spool.Get(id)!.Recipients[1]);
+        Assert.Equal(RecipientStatus.Delivered, bob.Status);
+        Assert.Equal(RecipientStatus.Pending, carol.Status);
+        Assert.StartsWith($"upstream 127.0.0.1:{b.Port}: certificate verification failed: {reason}", carol.LastReply);
+        if (pin) Assert.Contains(Sha256Of(certB), carol.LastReply);   // what B presented, to pin if it is the right one
     }
 
     [Fact]

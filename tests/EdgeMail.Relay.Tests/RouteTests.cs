@@ -18,14 +18,67 @@ public sealed class RouteTests
     }
 
     [Theory]
-    [InlineData("smtp://user:hunter2@mail.example.com")]
-    [InlineData("http://mail.example.com")]
-    [InlineData("mail.example.com")]
-    [InlineData("smtp://mail.example.com/path")]
-    public void Bad_upstream_URLs_are_refused_without_echoing_credentials(string url)
+    [InlineData("smtp://mx.example.com:2525/", "mx.example.com", 2525, TlsMode.Opportunistic)]
+    [InlineData("smtps://10.0.0.1", "10.0.0.1", 465, TlsMode.Implicit)]
+    [InlineData("SMTPS://[2001:db8::1]:10465", "2001:db8::1", 10465, TlsMode.Implicit)]
+    public void An_upstream_URL_may_end_in_a_slash_and_name_an_IP_address(string url, string host, int port, TlsMode tls)
     {
+        Assert.True(Upstream.TryParse(url, out var u, out var error), error);
+        Assert.Equal((host, port, tls, url), (u.Host, u.Port, u.Tls, u.Url));
+    }
+
+    [Theory]
+    [InlineData("smtp://user:hunter2@mail.example.com", "contains credentials")]
+    [InlineData("http://user:hunter2@mail.example.com", "unsupported scheme \"http\"")]
+    [InlineData("user:hunter2@mail.example.com", "is not a URL")]
+    [InlineData("http://mail.example.com", "unsupported scheme \"http\"")]
+    [InlineData("mail.example.com", "is not a URL")]
+    [InlineData("smtp://", "has no host")]
+    [InlineData("smtp://mail.example.com/path", "has a path, query or fragment")]
+    [InlineData("smtp://mail.example.com?x=1", "has a path, query or fragment")]
+    [InlineData("smtp://mail.example.com:0", "invalid port \"0\"")]
+    [InlineData("smtp://mail.example.com:99999", "invalid port \"99999\"")]
+    [InlineData("smtp://mail example.com", "invalid host \"mail example.com\"")]
+    [InlineData("smtp://[zz]:25", "invalid IPv6 host")]
+    [InlineData("smtp://[::1]x", "junk after the host")]
+    public void Bad_upstream_URLs_are_refused_saying_why_without_echoing_credentials(string url, string why)
+    {
+        Assert.False(Upstream.TryParse(url, out _, out var error));
+        Assert.Contains(why, error);
+        Assert.DoesNotContain("hunter2", error);
         var e = Assert.Throws<RelayConfigException>(() => Upstream.Parse(url));
+        Assert.Contains(why, e.Message);
         Assert.DoesNotContain("hunter2", e.Message);
+    }
+
+    [Fact]
+    public void An_upstream_URL_prints_with_its_port()
+    {
+        Assert.Equal("smtp+starttls://smtp.example.com:587", Upstream.Parse("smtp+starttls://smtp.example.com").ToString());
+        Assert.Equal("smtp://[::1]:25", Upstream.Parse("smtp://[::1]").ToString());
+    }
+
+    [Fact]
+    public void A_CA_file_that_cannot_be_read_stops_the_relay_at_start_up_naming_the_upstream_and_the_file()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), "edgemail-no-such-ca-" + Guid.NewGuid().ToString("N") + ".pem");
+        var e = Assert.Throws<RelayConfigException>(() => new RouteTable(new RelayOptions
+        {
+            Upstreams = [new UpstreamOptions { Url = "smtps://a.example" }, new UpstreamOptions { Url = "smtps://b.example", CaFile = missing }],
+        }, RelaySecrets.None));
+
+        Assert.StartsWith($"upstream smtps://b.example: CA file {missing} cannot be used: ", e.Message);
+    }
+
+    [Fact]
+    public void A_pin_that_is_not_64_hex_digits_stops_the_relay_at_start_up_naming_the_upstream()
+    {
+        var e = Assert.Throws<RelayConfigException>(() => new RouteTable(new RelayOptions
+        {
+            Routes = [new RouteRule { Pattern = "*.lan", Upstreams = [new UpstreamOptions { Url = "smtp://nas.lan", PinnedSha256 = "ab:cd" }] }],
+        }, RelaySecrets.None));
+
+        Assert.Equal("upstream smtp://nas.lan: pinned SHA-256 fingerprint \"ab:cd\" is not 64 hex digits (colons optional)", e.Message);
     }
 
     [Theory]

@@ -88,6 +88,104 @@ public sealed class SideRecordTests : IDisposable
         Assert.Equal("second", reopened.Get(id)!.LastError);
     }
 
+    /// <summary>A record as the first version wrote it, laid out here by hand (not by the encoder under test).</summary>
+    private static byte[] Version1Record(DateTimeOffset when, DateTimeOffset? next, string? error, params (string Address, byte Status, string? Reply)[] recipients)
+    {
+        var payload = new List<byte> { 1 };
+        payload.AddRange(BitConverter.GetBytes(when.ToUnixTimeMilliseconds()));
+        payload.AddRange(BitConverter.GetBytes(next?.ToUnixTimeMilliseconds() ?? long.MinValue));
+        void Text(string? value)
+        {
+            if (value is null) { payload.AddRange(BitConverter.GetBytes(-1)); return; }
+            byte[] bytes = System.Text.Encoding.UTF8.GetBytes(value);
+            payload.AddRange(BitConverter.GetBytes(bytes.Length));
+            payload.AddRange(bytes);
+        }
+        Text(error);
+        payload.AddRange(BitConverter.GetBytes((ushort)recipients.Length));
+        foreach (var (address, status, reply) in recipients)
+        {
+            Text(address);
+            payload.Add(status);
+            Text(reply);
+        }
+        byte[] body = [.. payload];
+        return [.. BitConverter.GetBytes(body.Length), .. body, .. BitConverter.GetBytes(System.IO.Hashing.Crc32.HashToUInt32(body))];
+    }
+
+    [Fact]
+    public async Task A_side_record_written_by_the_first_version_still_reads()
+    {
+        using var dir = new TempSpoolDirectory();
+        string id;
+        using (MessageSpool spool = MessageSpool.Open(dir.Options()))
+            id = await Mail.QueueAsync(spool, Mail.Bytes("x"), Mail.Envelope("a@x.example", "b@y.example"));
+        File.WriteAllBytes(Path.Combine(dir.Sub("state"), id),
+            Version1Record(T0, T0.AddMinutes(5), "451 4.7.1 greylisted", ("a@x.example", 1, "250 2.0.0 ok"), ("b@y.example", 0, "451 4.7.1 greylisted")));
+
+        using MessageSpool reopened = MessageSpool.Open(dir.Options());
+        QueueEntry entry = reopened.Get(id)!;
+        Assert.Equal((1, "451 4.7.1 greylisted", T0.AddMinutes(5), false), (entry.Attempts, entry.LastError, entry.NextAttempt, entry.DelayWarned));
+        Assert.Equal([RecipientStatus.Delivered, RecipientStatus.Pending], entry.Recipients.Select(r => r.Status));
+    }
+
+    [Fact]
+    public void A_record_without_flags_is_written_byte_for_byte_as_the_first_version_wrote_it()
+    {
+        // So a spool written now still reads with the version before (unless a record carries a flag).
+        var attempt = new AttemptRecord
+        {
+            When = T0,
+            NextAttempt = null,
+            Error = "x",
+            Recipients = [new RecipientState("a@x.example", RecipientStatus.Failed, null)],
+        };
+        Assert.Equal(Version1Record(T0, null, "x", ("a@x.example", 2, null)), SideRecord.Encode(attempt));
+    }
+
+    [Fact]
+    public async Task A_partial_record_makes_outcomes_durable_without_counting_as_an_attempt()
+    {
+        using var dir = new TempSpoolDirectory();
+        string id;
+        using (MessageSpool spool = MessageSpool.Open(dir.Options()))
+        {
+            id = await Mail.QueueAsync(spool, Mail.Bytes("x"), Mail.Envelope("a@x.example", "b@y.example"));
+            spool.RecordAttempt(id, new AttemptRecord { When = T0, Recipients = [], Error = "451 first", NextAttempt = T0.AddMinutes(5) });
+            spool.RecordAttempt(id, new AttemptRecord
+            {
+                When = T0.AddMinutes(5),
+                Recipients = [new RecipientState("a@x.example", RecipientStatus.Delivered, "250 ok")],
+                Partial = true,
+            });
+        }
+
+        using MessageSpool reopened = MessageSpool.Open(dir.Options());
+        QueueEntry entry = reopened.Get(id)!;
+        Assert.Equal((1, "451 first", T0.AddMinutes(5)), (entry.Attempts, entry.LastError, entry.NextAttempt));
+        Assert.Equal([RecipientStatus.Delivered, RecipientStatus.Pending], entry.Recipients.Select(r => r.Status));
+    }
+
+    [Fact]
+    public async Task The_delay_notice_once_recorded_is_remembered_by_later_records_and_after_a_restart()
+    {
+        using var dir = new TempSpoolDirectory();
+        string id;
+        using (MessageSpool spool = MessageSpool.Open(dir.Options()))
+        {
+            id = await Mail.QueueAsync(spool, Mail.Bytes("x"));
+            Assert.False(spool.Get(id)!.DelayWarned);
+            spool.RecordAttempt(id, new AttemptRecord { When = T0, Recipients = [], DelayWarned = true, NextAttempt = T0.AddHours(1) });
+            spool.RecordAttempt(id, new AttemptRecord { When = T0.AddHours(1), Recipients = [], NextAttempt = T0.AddHours(2) });
+            Assert.True(spool.Get(id)!.DelayWarned);
+        }
+
+        using MessageSpool reopened = MessageSpool.Open(dir.Options());
+        Assert.True(reopened.Get(id)!.DelayWarned);
+        Assert.Equal(2, reopened.Get(id)!.Attempts);
+        Assert.True(Assert.Single(MessageSpool.ReadQueue(dir.Path)).DelayWarned);
+    }
+
     [Fact]
     public async Task Recording_an_attempt_fsyncs_the_side_record_and_its_new_name_once()
     {

@@ -89,6 +89,41 @@ public sealed class CompositionTests
         Assert.Equal("abcd00112233445566778899aabbccddeeff00112233445566778899aabbccdd", relay.Upstreams[0].PinnedSha256);
     }
 
+    private const string PinA = "AB:cd:00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd";
+
+    [Fact]
+    public void An_upstream_with_its_own_tls_entry_is_checked_by_it_alone_and_the_others_by_the_relay_keys()
+    {
+        var relay = Composition.Relay(Parse($$"""
+            [relay]
+            upstream = ["smtps://a.example", "smtps://b.example"]
+            routes = ["*.lan smtp+starttls://nas.lan"]
+            ca_file = "/etc/edgemail/company-ca.pem"
+            pinned_sha256 = ""
+
+            [relay.tls."smtps://a.example"]
+            pinned_sha256 = "{{PinA}}"
+
+            [relay.tls."smtp+starttls://nas.lan"]
+            ca_file = "/etc/edgemail/nas.pem"
+            """), "h");
+
+        var (a, b, nas) = (relay.Upstreams[0], relay.Upstreams[1], relay.Routes[0].Upstreams[0]);
+        Assert.Equal((null, "abcd00112233445566778899aabbccddeeff00112233445566778899aabbccdd"), (a.CaFile, a.PinnedSha256));
+        Assert.Equal(("/etc/edgemail/company-ca.pem", null), (b.CaFile, b.PinnedSha256));
+        Assert.Equal(("/etc/edgemail/nas.pem", null), (nas.CaFile, nas.PinnedSha256));
+    }
+
+    [Theory]
+    [InlineData("[relay]\nupstream = [\"smtps://a.example\"]\ntls = { \"smtps://a.example\" = { ca_file = \"/a.pem\" } }\n")]
+    [InlineData("[relay]\nupstream = [\"smtps://a.example\"]\ntls.\"smtps://a.example\".ca_file = \"/a.pem\"\n")]
+    [InlineData("relay.upstream = [\"smtps://a.example\"]\nrelay.tls.\"smtps://a.example\".ca_file = \"/a.pem\"\n")]
+    [InlineData("[relay]\nupstream = [\"smtps://a.example\"]\n[relay.tls]\n\"smtps://a.example\" = { ca_file = \"/a.pem\" }\n")]
+    public void A_tls_entry_may_be_written_inline_or_with_dotted_keys_too(string toml)
+    {
+        Assert.Equal("/a.pem", Composition.Relay(Parse(toml), "h").Upstreams[0].CaFile);
+    }
+
     [Fact]
     public void Implicit_tls_addresses_become_tls_listeners_after_the_plain_ones()
     {

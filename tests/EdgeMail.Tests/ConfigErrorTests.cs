@@ -148,6 +148,42 @@ public sealed class ConfigErrorTests
     }
 
     [Fact]
+    public void A_tls_entry_for_a_URL_no_upstream_or_route_uses_is_refused_naming_its_line_and_the_URLs_in_use()
+    {
+        ConfigException e = ConfigText.Error("""
+            [relay]
+            upstream = ["smtps://mail.example.com"]
+            routes = ["*.lan smtp://10.0.0.5"]
+
+            [relay.tls."smtps://mail.example.com:465"]
+            pinned_sha256 = ""
+            """);
+
+        Assert.Equal("relay.tls.\"smtps://mail.example.com:465\"", e.Key);
+        Assert.Equal(5, e.Line);
+        Assert.Contains("is not an upstream", e.Problem);
+        Assert.Equal("one of \"smtps://mail.example.com\", \"smtp://10.0.0.5\"", e.Allowed);
+    }
+
+    [Theory]
+    [InlineData("[relay.tls.\"smtps://a.example\"]\ncafile = \"/ca.pem\"", "relay.tls.\"smtps://a.example\".cafile", 4, "unknown key")]
+    [InlineData("[relay.tls.\"smtps://a.example\"]\npinned_sha256 = \"abc\"", "relay.tls.\"smtps://a.example\".pinned_sha256", 4, "not a SHA-256 fingerprint")]
+    [InlineData("[relay.tls.\"smtps://a.example\"]\nca_file = 5", "relay.tls.\"smtps://a.example\".ca_file", 4, "expected a string")]
+    [InlineData("[relay.tls.\"smtps://me:pw@a.example\"]", "relay.tls", 3, "contains credentials")]
+    [InlineData("[relay.tls.\"smtps://a.example\".x]", "relay.tls", 3, "unknown table")]
+    [InlineData("[relay.tls]\n\"smtps://a.example\" = 1", "relay.tls.\"smtps://a.example\"", 4, "expected a table")]
+    [InlineData("tls = { \"smtps://a.example\" = { pin = \"\" } }", "relay.tls.\"smtps://a.example\".pin", 3, "unknown key")]
+    public void A_bad_tls_entry_names_its_key_and_line(string entry, string key, int line, string problem)
+    {
+        ConfigException e = ConfigText.Error("[relay]\nupstream = [\"smtps://a.example\"]\n" + entry + "\n");
+
+        Assert.Equal(key, e.Key);
+        Assert.Equal(line, e.Line);
+        Assert.Contains(problem, e.Message);
+        Assert.DoesNotContain("pw@", e.Message);
+    }
+
+    [Fact]
     public void A_host_name_with_a_space_is_refused()
     {
         // The name goes into the greeting and Received: header.

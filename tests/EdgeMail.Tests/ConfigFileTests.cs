@@ -59,6 +59,17 @@ public sealed class ConfigFileTests
             Assert.True(header >= 0, $"[{section.Name}] is missing from edgemail.toml");
             foreach (ConfigKey key in section.Keys)
             {
+                if (key.Type is ConfigValueType.TableMapType map)
+                {
+                    // Named tables ([relay.tls."URL"]) ship as a commented example that sets each of their keys.
+                    int example = Array.FindIndex(lines, header, l => l.StartsWith($"#   [{section.Name}.{key.Name}.", StringComparison.Ordinal));
+                    Assert.True(example > header, $"{section.Name}.{key.Name} has no commented example in edgemail.toml");
+                    Assert.True(lines[example - 1].TrimStart().StartsWith('#'), $"{section.Name}.{key.Name} has no comment above its example");
+                    foreach (ConfigKey entryKey in map.Keys)
+                        Assert.True(Array.FindIndex(lines, example, l => l.StartsWith($"#   {entryKey.Name} =", StringComparison.Ordinal)) > example,
+                            $"{section.Name}.{key.Name}: {entryKey.Name} is not in the commented example");
+                    continue;
+                }
                 int at = Array.FindIndex(lines, header, l => l.StartsWith(key.Name + " =", StringComparison.Ordinal));
                 Assert.True(at > header, $"{section.Name}.{key.Name} is not set in edgemail.toml");
                 // A comment may cover a group of related keys written right below it.
@@ -70,12 +81,29 @@ public sealed class ConfigFileTests
     }
 
     [Fact]
+    public void The_commented_relay_tls_example_loads_with_the_upstreams_it_names()
+    {
+        string[] lines = ShippedText().Split('\n');
+        int first = Array.FindIndex(lines, l => l.StartsWith("#   [relay.tls.", StringComparison.Ordinal));
+        var example = new List<string> { "[relay]", "upstream = [\"smtps://smtp.example.com\"]", "routes = [\"*.lan smtp+starttls://nas.lan\"]" };
+        for (int i = first; i < lines.Length && lines[i].StartsWith('#'); i++)
+            example.Add(lines[i].TrimStart('#').Trim());
+
+        var relay = Hosting.Composition.Relay(ConfigLoader.Parse(string.Join('\n', example), "example.toml", "/x"), "h");
+
+        Assert.Equal("/etc/edgemail/nas-ca.pem", relay.Routes[0].Upstreams[0].CaFile);
+        Assert.Equal(64, relay.Upstreams[0].PinnedSha256!.Length);
+    }
+
+    [Fact]
     public void The_schema_lists_exactly_the_keys_of_the_model()
     {
         // Serialize the model (every property, via the source-generated context) and compare its keys
         // with the schema, so a property without a schema entry (or the reverse) cannot slip in.
         // One entry in each [[x]] list (with every optional key set), or the list's keys would not show.
+        // The same for named tables ([relay.tls."URL"]): one entry named N.
         var model = new EdgeMailConfig { Leds = [new()], Sensors = [new()], Rules = [new() { Above = 1, Below = 2 }] };
+        model.Relay.Tls["N"] = new();
         string toml = Tomlyn.TomlSerializer.Serialize(model, EdgeMailTomlContext.Default.EdgeMailConfig);
         var modelKeys = new SortedSet<string>();
         string? table = null;
@@ -85,7 +113,8 @@ public sealed class ConfigFileTests
             if (line.StartsWith('[')) table = line.Trim('[', ']');
             else if (line.Contains('=')) modelKeys.Add($"{table}.{line[..line.IndexOf('=')].Trim()}");
         }
-        var schemaKeys = new SortedSet<string>(ConfigSchema.Sections.SelectMany(s => s.Keys.Select(k => $"{s.Name}.{k.Name}")));
+        var schemaKeys = new SortedSet<string>(ConfigSchema.Sections.SelectMany(s => s.Keys.SelectMany(k =>
+            k.Type is ConfigValueType.TableMapType map ? map.Keys.Select(e => $"{s.Name}.{k.Name}.N.{e.Name}") : [$"{s.Name}.{k.Name}"])));
 
         Assert.Equal(schemaKeys, modelKeys);
     }

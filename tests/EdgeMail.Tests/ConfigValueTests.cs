@@ -1,5 +1,6 @@
 using System.Net;
 using EdgeMail.Config;
+using EdgeMail.Smtp.Client;
 
 namespace EdgeMail.Tests;
 
@@ -56,11 +57,11 @@ public sealed class ConfigValueTests
 
         Assert.Equal(
             [
-                new RelayUpstream(RelaySecurity.StartTls, "smtp.example.com", 587),
-                new RelayUpstream(RelaySecurity.ImplicitTls, "backup.example.com", 2465),
-                new RelayUpstream(RelaySecurity.Opportunistic, "::1", 25),
+                (TlsMode.StartTlsRequired, "smtp.example.com", 587),
+                (TlsMode.Implicit, "backup.example.com", 2465),
+                (TlsMode.Opportunistic, "::1", 25),
             ],
-            c.Relay.Upstreams());
+            c.Relay.Upstreams().Select(u => (u.Tls, u.Host, u.Port)));
     }
 
     [Fact]

@@ -81,40 +81,4 @@ public sealed class ParserTests
         Assert.Equal("[::1]:2525", ListenAddress.Format(new IPEndPoint(IPAddress.IPv6Loopback, 2525)));
         Assert.Equal("127.0.0.1:25", ListenAddress.Format(new IPEndPoint(IPAddress.Loopback.MapToIPv6(), 25)));
     }
-
-    [Theory]
-    [InlineData("smtp://mx.example.com", RelaySecurity.Opportunistic, "mx.example.com", 25)]
-    [InlineData("smtp://mx.example.com:2525/", RelaySecurity.Opportunistic, "mx.example.com", 2525)]
-    [InlineData("smtp+starttls://Smtp.Example.com", RelaySecurity.StartTls, "smtp.example.com", 587)]
-    [InlineData("smtps://10.0.0.1", RelaySecurity.ImplicitTls, "10.0.0.1", 465)]
-    [InlineData("SMTPS://[2001:db8::1]:10465", RelaySecurity.ImplicitTls, "2001:db8::1", 10465)]
-    public void A_relay_url_names_security_host_and_port(string text, RelaySecurity security, string host, int port)
-    {
-        Assert.Null(RelayUpstream.TryParse(text, out RelayUpstream upstream));
-        Assert.Equal(new RelayUpstream(security, host, port), upstream);
-    }
-
-    [Theory]
-    [InlineData("mx.example.com")]
-    [InlineData("http://mx.example.com")]
-    [InlineData("smtp://")]
-    [InlineData("smtp://user:pw@mx.example.com")]
-    [InlineData("smtp://mx.example.com/path")]
-    [InlineData("smtp://mx.example.com?x=1")]
-    [InlineData("smtp://mx.example.com:0")]
-    [InlineData("smtp://mx.example.com:99999")]
-    [InlineData("smtp://mx example.com")]
-    [InlineData("smtp://[zz]:25")]
-    public void Anything_else_is_not_a_relay_url(string text)
-    {
-        Assert.NotNull(RelayUpstream.TryParse(text, out _));
-    }
-
-    [Fact]
-    public void A_relay_url_prints_with_its_port()
-    {
-        RelayUpstream.TryParse("smtp+starttls://smtp.example.com", out RelayUpstream upstream);
-
-        Assert.Equal("smtp+starttls://smtp.example.com:587", upstream.ToString());
-    }
 }

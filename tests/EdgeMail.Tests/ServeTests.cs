@@ -95,6 +95,25 @@ public sealed partial class ServeTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_dir, "spool")));
     }
 
+    [Theory]
+    [InlineData(false, "Could not find file")]
+    [InlineData(true, "contains no PEM certificate")]
+    public async Task Serve_with_a_CA_file_it_cannot_use_exits_78_naming_the_upstream_and_the_file(bool exists, string why)
+    {
+        string config = Path.Combine(_dir, "edgemail.toml");
+        string caFile = Path.Combine(_dir, "ca.pem");
+        if (exists) File.WriteAllText(caFile, "not a certificate\n");
+        File.WriteAllText(config, "[relay]\nupstream = [\"smtps://a.example\", \"smtps://b.example\"]\n"
+            + $"[relay.tls.\"smtps://b.example\"]\nca_file = \"{caFile}\"\n");
+
+        int code = await ServeCommand.RunAsync(Context, Request(config: config), Task.Delay(Timeout.Infinite));
+
+        Assert.Equal(ExitCodes.Config, code);
+        Assert.Contains($"config error: relay: upstream smtps://b.example: CA file {caFile} cannot be used: ", _err.ToString());
+        Assert.Contains(why, _err.ToString());
+        Assert.Empty(_out.Lines);
+    }
+
     [Fact]
     public void Listen_spool_and_relay_flags_replace_the_file_values()
     {
@@ -106,7 +125,7 @@ public sealed partial class ServeTests : IDisposable
 
         Assert.Equal(["127.0.0.1:0", "[::1]:0"], resolved.Server.Listen);
         Assert.Equal(Path.Combine(_dir, "q"), resolved.Spool.Directory);
-        Assert.Equal([new Config.RelayUpstream(Config.RelaySecurity.ImplicitTls, "b.example", 465)], resolved.Relay.Upstreams());
+        Assert.Equal(["smtps://b.example:465"], resolved.Relay.Upstreams().Select(u => u.ToString()));
     }
 
     [Fact]

@@ -24,6 +24,12 @@ public sealed class SmtpClientOptions
 
     public bool VerifyCertificate { get; init; } = true;
 
+    /// <summary>Reads <see cref="CaFile"/> and checks <see cref="PinnedSha256"/>'s form, as every connection will:
+    /// a daemon asks at start-up, so a missing CA file or a mistyped pin stops it with a clear message
+    /// instead of deferring mail until someone reads the log.</summary>
+    /// <returns>null when both are usable; otherwise what is wrong, naming the file or the pin.</returns>
+    public string? CheckCertificateSettings() => CertificateVerifier.Problem(this);
+
     public SmtpCredentials? Credentials { get; init; }
 
     /// <summary>Off by default: a password (PLAIN/LOGIN) or bearer token (XOAUTH2) is only sent inside TLS;

@@ -54,25 +54,49 @@ internal sealed class CertificateVerifier
     {
         _options = options;
         _pin = options.PinnedSha256 is { } pin ? ParseFingerprint(pin) : null;
-        if (options.CaFile is { } caFile)
+        _extraCas = options.CaFile is { } caFile ? LoadCaFile(caFile) : null;
+    }
+
+    private static X509Certificate2Collection LoadCaFile(string caFile)
+    {
+        var cas = new X509Certificate2Collection();
+        cas.ImportFromPemFile(caFile);
+        return cas.Count > 0 ? cas : throw new CryptographicException($"{caFile} contains no PEM certificate");
+    }
+
+    /// <summary>What <see cref="SmtpClientOptions.CheckCertificateSettings"/> reports: the pin's form, and whether the
+    /// CA file can be read and holds a certificate.</summary>
+    internal static string? Problem(SmtpClientOptions options)
+    {
+        if (options.PinnedSha256 is { } pin && !IsFingerprint(pin))
+            return $"pinned SHA-256 fingerprint \"{pin}\" is not 64 hex digits (colons optional)";
+        if (options.CaFile is not { } caFile)
+            return null;
+        try
         {
-            _extraCas = new X509Certificate2Collection();
-            _extraCas.ImportFromPemFile(caFile);
-            if (_extraCas.Count == 0)
-                throw new ArgumentException($"CA file {caFile} contains no certificate", nameof(options));
+            foreach (X509Certificate2 cert in LoadCaFile(caFile)) cert.Dispose();
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
+        {
+            return $"CA file {caFile} cannot be used: {e.Message}";
         }
     }
 
     internal string? FailureReason { get; private set; }
 
     /// <summary>"AB:CD:..." or "abcd..." → 32 bytes; anything else is a configuration error.</summary>
-    internal static byte[] ParseFingerprint(string text)
+    internal static byte[] ParseFingerprint(string text) => IsFingerprint(text)
+        ? Convert.FromHexString(Hex(text))
+        : throw new ArgumentException("a pinned SHA-256 fingerprint is 64 hex digits (colons optional)", nameof(text));
+
+    private static bool IsFingerprint(string text)
     {
-        var hex = text.Replace(":", "", StringComparison.Ordinal).Replace(" ", "", StringComparison.Ordinal);
-        if (hex.Length != 64 || !hex.All(Uri.IsHexDigit))
-            throw new ArgumentException("a pinned SHA-256 fingerprint is 64 hex digits (colons optional)", nameof(text));
-        return Convert.FromHexString(hex);
+        string hex = Hex(text);
+        return hex.Length == 64 && hex.All(Uri.IsHexDigit);
     }
+
+    private static string Hex(string text) => text.Replace(":", "", StringComparison.Ordinal).Replace(" ", "", StringComparison.Ordinal);
 
     internal bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
     {

@@ -37,7 +37,7 @@ public static class ServeCommand
             Description = "Upstream smarthost URL, smtp://, smtp+starttls:// or smtps:// (repeatable, tried in order); replaces [relay] upstream.",
             HelpName = "URL",
         };
-        CommonOptions.ValidateEach(relay, s => RelayUpstream.TryParse(s, out _), RelayUpstream.Allowed);
+        CommonOptions.ValidateEach(relay, RelayConfig.CheckUpstream, EdgeMail.Relay.Upstream.Allowed);
 
         Option<string> dns = new("--dns")
         {

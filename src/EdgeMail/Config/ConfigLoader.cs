@@ -69,6 +69,7 @@ public static class ConfigLoader
 
         config.Spool.Directory = Path.GetFullPath(config.Spool.Directory, currentDirectory);
         DeviceSections.Validate(config, locations);
+        config.Relay.Validate(locations);
         return config;
     }
 
@@ -94,8 +95,17 @@ public static class ConfigLoader
             {
                 List<(string Name, SyntaxNode Node)> name = KeyPath(table.Name!);
                 ConfigSection section = Section(name[0], arrayForm: table is TableArraySyntax);
-                if (name.Count > 1)
-                    throw Error(name[1].Node, $"{section.Name}.{name[1].Name}", $"unknown table [{string.Join('.', name.Select(n => n.Name))}]", $"keys of [{section.Name}]: {section.KeyNames}");
+                // [relay.tls] or [relay.tls."URL"]: a table below the section is only one of its named tables.
+                List<(string Name, SyntaxNode Node)> prefix = name.GetRange(1, name.Count - 1);
+                if (prefix.Count > 0)
+                {
+                    if (section.IsArray || prefix.Count > 2 || section.Find(prefix[0].Name)?.Type is not ConfigValueType.TableMapType map)
+                        throw Error(name[1].Node, $"{section.Name}.{name[1].Name}", $"unknown table [{Dotted(name)}]", $"keys of [{section.Name}]: {section.KeyNames}");
+                    if (prefix.Count == 2) CheckName(section, map, prefix[0].Name, prefix[1]);
+                    foreach (KeyValueSyntax kv in table.Items)
+                        CheckAt(section, [.. prefix, .. KeyPath(kv.Key!)], kv.Value!, kv.Key!);
+                    continue;
+                }
                 int index = -1;
                 if (section.IsArray)
                 {
@@ -134,11 +144,60 @@ public static class ConfigLoader
                 return;
             }
 
-            string fullName = $"{section.Name}.{string.Join('.', rest.Select(r => r.Name))}";
-            ConfigKey key = (rest.Count == 1 ? section.Find(rest[0].Name) : null)
-                ?? throw Error(rest[0].Node, fullName, $"unknown key \"{fullName}\"", $"keys of [{section.Name}]: {section.KeyNames}");
+            string fullName = $"{section.Name}.{Dotted(rest)}";
+            ConfigKey? key = section.Find(rest[0].Name);
+            if (key?.Type is ConfigValueType.TableMapType map)
+            {
+                CheckNamedTables(section, map, rest, value, fullName);
+                return;
+            }
+            if (key is null || rest.Count != 1)
+                throw Error(rest[0].Node, fullName, $"unknown key \"{fullName}\"", $"keys of [{section.Name}]: {section.KeyNames}");
             if (key.Type.Check(value) is { } problem)
                 throw Error(problem.Node, fullName, problem.Message, key.Type.Allowed);
+        }
+
+        /// <summary><paramref name="rest"/> starts with the key of the named tables (tls), then maybe a name, then maybe a key.</summary>
+        private void CheckNamedTables(ConfigSection section, ConfigValueType.TableMapType map, List<(string Name, SyntaxNode Node)> rest,
+            ValueSyntax value, string fullName)
+        {
+            if (rest.Count >= 2) CheckName(section, map, rest[0].Name, rest[1]);
+            if (rest.Count <= 2)
+            {
+                if (value is not InlineTableSyntax inline)
+                    throw Error(value, fullName, $"expected a table, found {ConfigValueType.Describe(value)}", map.Allowed);
+                foreach (InlineTableItemSyntax item in inline.Items)
+                    CheckAt(section, [.. rest, .. KeyPath(item.KeyValue!.Key!)], item.KeyValue.Value!, item.KeyValue.Key!);
+                return;
+            }
+            ConfigKey key = (rest.Count == 3 ? map.Find(rest[2].Name) : null)
+                ?? throw Error(rest[2].Node, fullName, $"unknown key \"{fullName}\"", $"keys of [{section.Name}.{rest[0].Name}.NAME]: {map.KeyNames}");
+            if (key.Type.Check(value) is { } problem)
+                throw Error(problem.Node, fullName, problem.Message, key.Type.Allowed);
+        }
+
+        private void CheckName(ConfigSection section, ConfigValueType.TableMapType map, string mapKey, (string Name, SyntaxNode Node) name)
+        {
+            // The problem quotes the name as far as it is safe to (an upstream URL without its password).
+            if (map.CheckName(name.Name) is { } problem)
+                throw Error(name.Node, $"{section.Name}.{mapKey}", problem, map.NameAllowed);
+            Locate(section.Name, -1, mapKey + "." + name.Name, name.Node);
+        }
+
+        /// <summary>A key path as TOML writes it: bare keys as they are, any other in quotes.</summary>
+        private static string Dotted(List<(string Name, SyntaxNode Node)> path)
+        {
+            var text = new System.Text.StringBuilder();
+            foreach (var (name, _) in path)
+                text.Append(text.Length > 0 ? "." : "").Append(Quoted(name));
+            return text.ToString();
+        }
+
+        private static string Quoted(string name)
+        {
+            foreach (char c in name)
+                if (!char.IsAsciiLetterOrDigit(c) && c is not ('_' or '-')) return $"\"{name}\"";
+            return name;
         }
 
         private void Locate(string section, int index, string key, SyntaxNode node) =>

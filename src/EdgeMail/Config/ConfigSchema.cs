@@ -76,6 +76,10 @@ public abstract class ConfigValueType
         s => choices.Contains(s) ? null : $"\"{s}\" is not one of them",
         "one of " + string.Join(", ", choices.Select(c => $"\"{c}\"")));
     public static ConfigValueType ListOf(ConfigValueType element, int minCount = 0) => new ListType(element, minCount);
+    /// <summary>Tables named by the user ([relay.tls."smtps://host"]), each with <paramref name="keys"/>;
+    /// <paramref name="checkName"/> says what is wrong with a name. The walker descends into it.</summary>
+    public static ConfigValueType TableOf(IReadOnlyList<ConfigKey> keys, Func<string, string?> checkName, string nameAllowed) =>
+        new TableMapType(keys, checkName, nameAllowed);
 
     internal static string Describe(ValueSyntax value) => value switch
     {
@@ -165,6 +169,29 @@ public abstract class ConfigValueType
         public override ValueProblem? Check(ValueSyntax value) => value is StringValueSyntax s
             ? check(s.Value ?? "") is { } error ? new ValueProblem(error, value) : null
             : new ValueProblem($"expected a string, found {Describe(value)}", value);
+    }
+
+    internal sealed class TableMapType(IReadOnlyList<ConfigKey> keys, Func<string, string?> checkName, string nameAllowed) : ConfigValueType
+    {
+        public IReadOnlyList<ConfigKey> Keys => keys;
+        public string NameAllowed => nameAllowed;
+        public string? CheckName(string name) => checkName(name);
+
+        public ConfigKey? Find(string key)
+        {
+            foreach (ConfigKey k in keys)
+                if (k.Name == key) return k;
+            return null;
+        }
+
+        public string KeyNames => string.Join(", ", keys.Select(k => k.Name));
+
+        public override string Allowed => $"a table per name ({nameAllowed}) with {KeyNames}";
+
+        // The walker checks names and keys one by one (for their line and column); here only the shape.
+        public override ValueProblem? Check(ValueSyntax value) => value is InlineTableSyntax
+            ? null
+            : new ValueProblem($"expected a table, found {Describe(value)}", value);
     }
 
     private sealed class ListType(ConfigValueType element, int minCount) : ConfigValueType

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using UpstreamUrl = EdgeMail.Relay.Upstream;
 
 namespace EdgeMail.Config;
 
@@ -22,6 +23,10 @@ public sealed class RelayConfig
     public string SecretsFile { get; set; } = "";
     public string CaFile { get; set; } = "";
     public string PinnedSha256 { get; set; } = "";
+    /// <summary>[relay.tls."URL"] — certificate checks for one upstream, keyed by its URL exactly as written in
+    /// upstream or routes (the secrets file keys credentials the same way). An upstream with an entry uses the
+    /// entry's ca_file and pinned_sha256 only; the others use the [relay] ca_file and pinned_sha256.</summary>
+    public Dictionary<string, RelayTlsEntry> Tls { get; set; } = new(StringComparer.Ordinal);
     /// <summary>With no upstream and no route, deliver to each domain's MX (RFC 5321 §5.1) — issue 3's default;
     /// false holds mail in the queue until an upstream is configured (links that block port 25).</summary>
     public bool MxDelivery { get; set; } = true;
@@ -35,7 +40,7 @@ public sealed class RelayConfig
 
     public static ConfigSection Schema { get; } = new("relay",
     [
-        new("upstream", ConfigValueType.ListOf(ConfigValueType.Text(s => RelayUpstream.TryParse(s, out _), RelayUpstream.Allowed))),
+        new("upstream", ConfigValueType.ListOf(ConfigValueType.Text(CheckUpstream, UpstreamUrl.Allowed))),
         new("routes", ConfigValueType.ListOf(ConfigValueType.Text(CheckRoute, RouteAllowed))),
         new("first_retry", ConfigValueType.Seconds(1, 86_400)),
         new("backoff_factor", ConfigValueType.Integer(1, 10)),
@@ -48,19 +53,20 @@ public sealed class RelayConfig
         new("mx_port", ConfigValueType.Integer(1, 65535)),
         new("helo_name", ConfigValueType.Text(ServerConfig.CheckHostname, "a host name, or \"\" for [server] hostname")),
         new("secrets_file", ConfigValueType.Text(_ => null, "a path to an owner-only (chmod 600) file, or \"\" for none")),
-        new("ca_file", ConfigValueType.Text(_ => null, "a path to a PEM file, or \"\" for the system's CAs")),
-        new("pinned_sha256", ConfigValueType.Text(CheckFingerprint, "64 hex digits (colons allowed), or \"\"")),
+        new("ca_file", RelayTlsEntry.CaFileType),
+        new("pinned_sha256", RelayTlsEntry.PinType),
         new("mx_delivery", ConfigValueType.Boolean),
+        new("tls", ConfigValueType.TableOf(RelayTlsEntry.Keys, CheckUpstream, "an upstream URL as written in upstream or routes")),
     ]);
 
     /// <summary>The upstreams in failover order (already validated by the schema or the CLI).</summary>
-    public IReadOnlyList<RelayUpstream> Upstreams()
+    public IReadOnlyList<UpstreamUrl> Upstreams()
     {
-        var upstreams = new List<RelayUpstream>(Upstream.Count);
+        var upstreams = new List<UpstreamUrl>(Upstream.Count);
         foreach (string text in Upstream)
         {
-            if (RelayUpstream.TryParse(text, out RelayUpstream upstream) is { } error)
-                throw new ConfigException("relay.upstream", error, RelayUpstream.Allowed);
+            if (!UpstreamUrl.TryParse(text, out UpstreamUrl upstream, out string error))
+                throw new ConfigException("relay.upstream", error, UpstreamUrl.Allowed);
             upstreams.Add(upstream);
         }
         return upstreams;
@@ -79,6 +85,27 @@ public sealed class RelayConfig
         return routes;
     }
 
+    /// <summary>A [relay.tls."URL"] entry must name an upstream that is used: a typo in the URL would otherwise
+    /// leave the upstream on the default checks without a word.</summary>
+    internal void Validate(ConfigLocations locations)
+    {
+        if (Tls.Count == 0) return;
+        var used = new List<string>(Upstream);
+        foreach (string route in Routes)
+        {
+            string[] parts = route.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            for (int i = 1; i < parts.Length; i++)
+                if (!used.Contains(parts[i])) used.Add(parts[i]);
+        }
+        foreach (string url in Tls.Keys)
+        {
+            if (used.Contains(url)) continue;
+            throw locations.Error("relay", -1, "tls." + url, $"relay.tls.\"{url}\"",
+                $"\"{url}\" is not an upstream in [relay] upstream or routes",
+                used.Count == 0 ? "no upstream is configured" : "one of " + string.Join(", ", used.Select(u => $"\"{u}\"")));
+        }
+    }
+
     internal static string? CheckRoute(string text)
     {
         string[] parts = text.Split(' ', StringSplitOptions.RemoveEmptyEntries);
@@ -88,9 +115,11 @@ public sealed class RelayConfig
         if (pattern != "*" && (rest.Length == 0 || rest.Contains('*') || ServerConfig.CheckHostname(rest) is not null))
             return $"\"{pattern}\" is not *, *.DOMAIN or DOMAIN";
         foreach (string url in parts.AsSpan(1))
-            if (RelayUpstream.TryParse(url, out _) is { } error) return error;
+            if (CheckUpstream(url) is { } error) return error;
         return null;
     }
+
+    internal static string? CheckUpstream(string url) => UpstreamUrl.TryParse(url, out _, out string error) ? null : error;
 
     public static string? CheckDnsServer(string text)
     {
@@ -105,4 +134,20 @@ public sealed class RelayConfig
     }
 
     internal static string FormatPort(int port) => port.ToString(CultureInfo.InvariantCulture);
+}
+
+/// <summary>[relay.tls."URL"] — how one upstream's certificate is checked.</summary>
+public sealed class RelayTlsEntry
+{
+    /// <summary>Extra trusted CA certificate(s), PEM, besides the system's.</summary>
+    public string CaFile { get; set; } = "";
+    /// <summary>SHA-256 of the upstream's certificate; when set it alone decides.</summary>
+    public string PinnedSha256 { get; set; } = "";
+
+    internal static readonly ConfigValueType CaFileType =
+        ConfigValueType.Text(_ => null, "a path to a PEM file, or \"\" for the system's CAs");
+    internal static readonly ConfigValueType PinType =
+        ConfigValueType.Text(RelayConfig.CheckFingerprint, "64 hex digits (colons allowed), or \"\"");
+
+    internal static IReadOnlyList<ConfigKey> Keys { get; } = [new("ca_file", CaFileType), new("pinned_sha256", PinType)];
 }

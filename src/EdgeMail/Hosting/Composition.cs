@@ -75,9 +75,19 @@ public static class Composition
     public static RelayOptions Relay(EdgeMailConfig config, string heloName)
     {
         RelayConfig relay = config.Relay;
-        string? caFile = relay.CaFile.Length > 0 ? relay.CaFile : null;
-        string? pin = relay.PinnedSha256.Length > 0 ? relay.PinnedSha256.Replace(":", "", StringComparison.Ordinal).ToLowerInvariant() : null;
-        UpstreamOptions Upstream(string url) => new() { Url = url, CaFile = caFile, PinnedSha256 = pin };
+        // An upstream with its own [relay.tls."URL"] entry is checked by that entry alone; the rest by [relay]'s keys.
+        UpstreamOptions Upstream(string url)
+        {
+            (string caFile, string pin) = relay.Tls.TryGetValue(url, out RelayTlsEntry? own)
+                ? (own.CaFile, own.PinnedSha256)
+                : (relay.CaFile, relay.PinnedSha256);
+            return new()
+            {
+                Url = url,
+                CaFile = caFile.Length > 0 ? caFile : null,
+                PinnedSha256 = pin.Length > 0 ? pin.Replace(":", "", StringComparison.Ordinal).ToLowerInvariant() : null,
+            };
+        }
         return new RelayOptions
         {
             Upstreams = relay.Upstream.Select(Upstream).ToList(),

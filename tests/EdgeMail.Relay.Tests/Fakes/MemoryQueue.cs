@@ -67,15 +67,22 @@ internal sealed class MemoryQueue : IRelayQueue
             var (entry, bytes) = _messages[id];
             var recipients = entry.Recipients.Select(r =>
                 attempt.Recipients.FirstOrDefault(c => c.Address == r.Address) ?? r).ToList();
-            _messages[id] = (entry with
-            {
-                Recipients = recipients,
-                Attempts = entry.Attempts + 1,
-                NextAttempt = attempt.NextAttempt,
-                LastError = attempt.Error ?? entry.LastError,
-            }, bytes);
+            _messages[id] = (attempt.Partial
+                ? entry with { Recipients = recipients, DelayWarned = entry.DelayWarned || attempt.DelayWarned }
+                : entry with
+                {
+                    Recipients = recipients,
+                    Attempts = entry.Attempts + 1,
+                    NextAttempt = attempt.NextAttempt,
+                    LastError = attempt.Error ?? entry.LastError,
+                    DelayWarned = entry.DelayWarned || attempt.DelayWarned,
+                }, bytes);
         }
+        AttemptRecorded?.Invoke(id, attempt);
     }
+
+    /// <summary>Raised after an attempt is recorded (outside the lock).</summary>
+    public event Action<string, AttemptRecord>? AttemptRecorded;
 
     public void Complete(string id) { lock (_gate) { _messages.Remove(id); Completed.Add(id); } }
     public bool Delete(string id) { lock (_gate) return _messages.Remove(id); }

@@ -15,6 +15,8 @@ internal sealed class ScriptedTransport : IRelayTransport
     public Func<SentMessage, SmtpDeliveryResult> OnSend { get; set; } = m => Accept(m.Recipients);
     /// <summary>When set, every send waits for it (to hold connections open while the test looks).</summary>
     public TaskCompletionSource? Gate { get; set; }
+    /// <summary>Per host: a task a send to that host waits for before it is answered (null = answer at once).</summary>
+    public Func<string, Task?> HoldFor { get; set; } = _ => null;
 
     public List<SentMessage> Sent { get; } = [];
     public List<string> ConnectedTo { get; } = [];
@@ -65,6 +67,7 @@ internal sealed class ScriptedTransport : IRelayTransport
             lock (owner._gate) owner.Sent.Add(sent);
             owner.SendStarted?.Invoke();
             if (owner.Gate is { } gate) await gate.Task.WaitAsync(ct);
+            if (owner.HoldFor(host) is { } hold) await hold.WaitAsync(ct);
             return owner.OnSend(sent);
         }
 

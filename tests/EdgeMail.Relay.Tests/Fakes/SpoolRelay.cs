@@ -3,11 +3,13 @@ using EdgeMail.Spool;
 
 namespace EdgeMail.Relay.Tests.Fakes;
 
-/// <summary>The real thing end to end: a real spool on disk (real fsync), the real SMTP client, a manual clock.</summary>
+/// <summary>The real thing end to end: a real spool on disk (real fsync), the real SMTP client (or a scripted
+/// transport, when given), a manual clock.</summary>
 internal sealed class SpoolRelay : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, ConcurrentQueue<TaskCompletionSource>> _waiters = new();
     private readonly RelayOptions _options;
+    private IRelayTransport? _transport;
 
     public string Dir { get; }
     public MessageSpool Spool { get; private set; }
@@ -15,9 +17,13 @@ internal sealed class SpoolRelay : IAsyncDisposable
     public ManualTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
     public ListLogger Log { get; } = new();
 
-    public SpoolRelay(RelayOptions options, string? dir = null)
+    /// <summary>Raised when the relay has written a side record (with a scripted transport only).</summary>
+    public event Action<string, AttemptRecord>? Recorded;
+
+    public SpoolRelay(RelayOptions options, string? dir = null, IRelayTransport? transport = null)
     {
         _options = options;
+        _transport = transport;
         Dir = dir ?? Directory.CreateTempSubdirectory("edgemail-relay-").FullName;
         Spool = MessageSpool.Open(new SpoolOptions { Directory = Dir, MinFreeBytes = 0 });
         Relay = Create();
@@ -25,7 +31,9 @@ internal sealed class SpoolRelay : IAsyncDisposable
 
     private RelayService Create()
     {
-        var relay = new RelayService(_options, Spool, Log, Clock);
+        var relay = _transport is null
+            ? new RelayService(_options, Spool, Log, Clock)
+            : new RelayService(_options, new ObservedQueue(new SpoolQueue(Spool), this), _transport, null, Log, Clock, null);
         relay.RoundFinished += id =>
         {
             lock (_finished) _finished.Add(id);
@@ -95,9 +103,11 @@ internal sealed class SpoolRelay : IAsyncDisposable
         return m.ToArray();
     }
 
-    /// <summary>Stops the relay and closes the spool, as a process exit would; then opens both again.</summary>
-    public async Task RestartAsync()
+    /// <summary>Stops the relay and closes the spool, as a process exit would; then opens both again
+    /// (with <paramref name="transport"/> from then on, when given).</summary>
+    public async Task RestartAsync(IRelayTransport? transport = null)
     {
+        _transport = transport ?? _transport;
         await Relay.DisposeAsync();
         Spool.Dispose();
         Spool = MessageSpool.Open(new SpoolOptions { Directory = Dir, MinFreeBytes = 0 });
@@ -109,5 +119,26 @@ internal sealed class SpoolRelay : IAsyncDisposable
         await Relay.DisposeAsync();
         Spool.Dispose();
         try { Directory.Delete(Dir, true); } catch (IOException) { }
+    }
+
+    /// <summary>The spool as the relay sees it, telling the test when a side record has been written.</summary>
+    private sealed class ObservedQueue(IRelayQueue inner, SpoolRelay owner) : IRelayQueue
+    {
+        public event Action<string>? Committed { add => inner.Committed += value; remove => inner.Committed -= value; }
+        public string Directory => inner.Directory;
+        public IReadOnlyList<QueueEntry> List() => inner.List();
+        public QueueEntry? Get(string id) => inner.Get(id);
+        public Stream OpenMessage(string id) => inner.OpenMessage(id);
+        public void Complete(string id) => inner.Complete(id);
+        public bool Delete(string id) => inner.Delete(id);
+        public bool Hold(string id) => inner.Hold(id);
+        public bool Release(string id) => inner.Release(id);
+        public ValueTask<string> EnqueueAsync(Envelope envelope, ReadOnlyMemory<byte> message, CancellationToken ct) => inner.EnqueueAsync(envelope, message, ct);
+
+        public void RecordAttempt(string id, AttemptRecord attempt)
+        {
+            inner.RecordAttempt(id, attempt);
+            owner.Recorded?.Invoke(id, attempt);
+        }
     }
 }
