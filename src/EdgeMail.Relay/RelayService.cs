@@ -71,7 +71,12 @@ public sealed class RelayService : IAsyncDisposable
         _resolver = resolver ?? new MxResolver(options, _random);
         _connections = new SemaphoreSlim(Math.Max(1, options.MaxConnections));
         _maxInFlight = Math.Max(1, options.MaxMessagesInFlight);
+        Health = new RouteHealth(_routes.Named);
     }
+
+    /// <summary>Per route: the last attempt, its result and reply, failures in a row (<c>edgemail status</c>, and
+    /// <see cref="RouteHealth.AnyFailing"/> for the status LED).</summary>
+    public RouteHealth Health { get; }
 
     /// <summary>Raised after each delivery round of a message (argument: queue ID), whatever its outcome. For tests.</summary>
     internal event Action<string>? RoundFinished;
@@ -463,6 +468,7 @@ public sealed class RelayService : IAsyncDisposable
                 try
                 {
                     result = await DeliverAsync(job, lane, state, ct).ConfigureAwait(false);
+                    Health.Record(lane.Route, result, _time.GetUtcNow());
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
                 {

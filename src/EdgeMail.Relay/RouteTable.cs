@@ -20,6 +20,10 @@ internal sealed class RouteTable
     private readonly (string Pattern, Route Route)[] _rules;
     private readonly Route _default;
 
+    /// <summary>The routes with upstreams, as <c>edgemail status</c> names them: "default" and each rule's pattern,
+    /// with their hosts in failover order.</summary>
+    public List<(string Key, string Name, string Hosts)> Named { get; } = [];
+
     public RouteTable(RelayOptions options, RelaySecrets secrets)
     {
         var rules = new List<(string, Route)>();
@@ -29,11 +33,16 @@ internal sealed class RouteTable
             ValidatePattern(rule.Pattern);
             var targets = Targets(rule.Upstreams, options, secrets);
             rules.Add((rule.Pattern.ToLowerInvariant(), new Route(targets.Count == 0 ? "mx" : "route" + i, targets)));
+            if (targets.Count > 0) Named.Add(("route" + i, rule.Pattern, Hosts(targets)));
         }
         _rules = rules.ToArray();
         var defaults = Targets(options.Upstreams, options, secrets);
         _default = new Route(defaults.Count == 0 ? "mx" : "default", defaults);
+        if (defaults.Count > 0) Named.Insert(0, ("default", "default", Hosts(defaults)));
     }
+
+    private static string Hosts(List<DeliveryTarget> targets)
+        => string.Join(", ", targets.Select(t => t.Host + ":" + t.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
     /// <summary>The route for a recipient domain. MX routes get a key per domain, since each domain has its own hosts.</summary>
     public Route Resolve(string domain)
