@@ -43,7 +43,6 @@ public sealed class RelayService : IAsyncDisposable
     private ITimer? _timer;
     private CancellationTokenSource? _stop;
     private Task? _loop;
-    private ControlServer? _control;
 
     /// <summary>Throws <see cref="RelayConfigException"/> for a configuration it cannot run with (bad upstream URL or
     /// route pattern, unsafe or malformed secrets file, bad DNS server) and <see cref="InvalidOperationException"/>
@@ -53,7 +52,7 @@ public sealed class RelayService : IAsyncDisposable
     {
     }
 
-    // Two daemons on one spool would deliver everything twice (and the second would take over the control socket).
+    // Two daemons on one spool would deliver everything twice.
     private static MessageSpool OwnedSpool(MessageSpool spool) => spool.IsReadOnly
         ? throw new InvalidOperationException($"the spool {spool.Directory} is owned by another process")
         : spool;
@@ -84,8 +83,6 @@ public sealed class RelayService : IAsyncDisposable
     /// <summary>Raised when a job of a message joins its route's queue (argument: queue ID). For tests.</summary>
     internal event Action<string>? JobQueued;
 
-    internal string ControlSocketPath => Path.Combine(_queue.Directory, QueueControl.SocketName);
-
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
         if (_loop is not null) throw new InvalidOperationException("already started");
@@ -97,7 +94,6 @@ public sealed class RelayService : IAsyncDisposable
         {
             if (!entry.Held) Schedule(entry.Id, entry.NextAttempt is { } next && next > now ? next : now, wake: false);
         }
-        if (_options.ControlSocket) _control = ControlServer.Start(ControlSocketPath, this, _log);
         _loop = Task.Run(() => LoopAsync(_stop.Token), CancellationToken.None);
         return Task.CompletedTask;
     }
@@ -118,7 +114,6 @@ public sealed class RelayService : IAsyncDisposable
         if (_stop is null || Interlocked.Exchange(ref _stopped, 1) == 1) return;
         _queue.Committed -= OnCommitted;
         await _stop.CancelAsync().ConfigureAwait(false);
-        if (_control is not null) await _control.DisposeAsync().ConfigureAwait(false);
         if (_loop is not null) await _loop.WaitAsync(cancellationToken).ConfigureAwait(false);
         Task[] running;
         lock (_lock) running = [.. _tasks];
@@ -133,29 +128,25 @@ public sealed class RelayService : IAsyncDisposable
         _stop?.Dispose();
     }
 
-    // ---- queue control (socket) ----
+    // ---- queue control (the daemon socket's DELETE, HOLD, RELEASE) ----
 
-    internal bool ControlDelete(string id)
+    /// <summary>Removes a message without delivering or bouncing it; false when there is no such message.</summary>
+    public bool Delete(string id)
     {
         var ok = _queue.Delete(id);
         if (ok) Forget(id);
         return ok;
     }
 
-    internal bool ControlHold(string id) => _queue.Hold(id);
+    /// <summary>Keeps a message from delivery until <see cref="Release"/>; false when unknown or already held.</summary>
+    public bool Hold(string id) => _queue.Hold(id);
 
-    internal bool ControlRelease(string id)
+    /// <summary>Lets a held message go again, due now; false when unknown or not held.</summary>
+    public bool Release(string id)
     {
         var ok = _queue.Release(id);
         if (ok) Schedule(id, _time.GetUtcNow());
         return ok;
-    }
-
-    internal QueueStatus Status()
-    {
-        int inFlight;
-        lock (_lock) inFlight = _inFlight.Count;
-        return QueueStatus.From(_queue.List(), daemon: true, inFlight);
     }
 
     internal IRelayQueue Queue => _queue;

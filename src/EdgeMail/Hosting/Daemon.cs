@@ -17,8 +17,8 @@ namespace EdgeMail.Hosting;
 
 /// <summary>
 /// The running daemon, started in dependency order and stopped in reverse:
-/// spool → server options (certificate, users, policy, limits) → listeners → relay (+ control socket) →
-/// device (LEDs, sensors, alerts) → spool watch (LED state, maildrop) → status socket → "listening on" → READY=1.
+/// spool → server options (certificate, users, policy, limits) → listeners → relay → device (LEDs, sensors,
+/// alerts) → spool watch (LED state, maildrop) → daemon socket (queue control, listing, status) → "listening on" → READY=1.
 /// Every step that can fail for a reason the operator can fix exits with its sysexits code before the
 /// "listening on" lines, so a supervisor never sees a half-started daemon as ready.
 /// </summary>
@@ -123,11 +123,12 @@ internal sealed class Daemon(CliContext context, EdgeMailConfig config, LogSink 
             var state = new DeviceState();
             DeviceHost device = DeviceHost.Start(Composition.Device(config, options.HostName), spool, state, context.Time, sink.CreateLogger("device"));
             var watch = new SpoolWatch(spool, state, sink.CreateLogger("maildrop"), context.Time);
-            StatusServer? status = null;
+            DaemonSocketServer? socket = null;
             try
             {
             watch.Start();
             string[] upstreams = [.. config.Relay.Upstream];
+            string spoolDirectory = config.Spool.Directory;
             StatusReport Report()
             {
                 var report = new StatusReport
@@ -139,11 +140,45 @@ internal sealed class Daemon(CliContext context, EdgeMailConfig config, LogSink 
                     UptimeSeconds = (long)(context.Time.GetUtcNow() - started).TotalSeconds,
                     Spool = config.Spool.Directory,
                 };
-                StatusReports.FillQueue(report, spool.List(), upstreams, context.Time.GetUtcNow());
+                StatusReports.FillQueue(report, spool.List(), QueueListing.ReadMaildrop(spoolDirectory).Count, context.Time.GetUtcNow());
+                if (relay is not null) report.Routes = [.. relay.Health.Snapshot()];
                 StatusReports.FillDevice(report, device.Status());
                 return report;
             }
-            status = new StatusServer(config.Spool.Directory, Report, _log);
+            // The socket's requests, answered by the relay when it runs (so its schedule sees the change at once) and
+            // by the spool alone when nothing is delivered.
+            DaemonReply Handle(DaemonVerb verb, string? id)
+            {
+                switch (verb)
+                {
+                    case DaemonVerb.Flush:
+                        if (relay is null) return new DaemonReply(true, "nothing to flush: this daemon does not deliver (no upstream, no route, mx_delivery = false)");
+                        relay.Flush();
+                        return new DaemonReply(true, "flushing");
+                    case DaemonVerb.Delete:
+                        return Done(relay?.Delete(id!) ?? spool.Delete(id!), id!, "deleted");
+                    case DaemonVerb.Hold:
+                        return Done(relay?.Hold(id!) ?? spool.Hold(id!), id!, "held");
+                    case DaemonVerb.Release:
+                        return Done(relay?.Release(id!) ?? spool.Release(id!), id!, "released");
+                    case DaemonVerb.List:
+                        // The maildrop first: a drop imported in between is then listed once, as queued.
+                        IReadOnlyList<QueueEntry> drops = QueueListing.ReadMaildrop(spoolDirectory);
+                        return new DaemonReply(true, "", Messages: QueueListing.Merge(spool.List(), drops));
+                    default:
+                        return new DaemonReply(true, "", Status: Report());
+                }
+            }
+            try
+            {
+                socket = new DaemonSocketServer(spoolDirectory, Handle, _log);
+            }
+            catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException)
+            {
+                // E.g. a spool path longer than a Unix socket address allows (108 bytes).
+                context.Fail($"cannot create the daemon socket {Path.Combine(spoolDirectory, DaemonProtocol.SocketName)}: {e.Message}");
+                return ExitCodes.OsError;
+            }
 
             // The one stdout contract: a line per bound endpoint, flushed, before anything else is
             // printed there. Tests and scripts wait for it instead of sleeping.
@@ -166,9 +201,9 @@ internal sealed class Daemon(CliContext context, EdgeMailConfig config, LogSink 
             }
             finally
             {
-                // Reverse order: the status socket, the watch and the device first; then (below) the relay
+                // Reverse order: the daemon socket, the watch and the device first; then (below) the relay
                 // finishes its rounds and the listener lets sessions in progress finish.
-                if (status is not null) await status.DisposeAsync().ConfigureAwait(false);
+                if (socket is not null) await socket.DisposeAsync().ConfigureAwait(false);
                 await watch.DisposeAsync().ConfigureAwait(false);
                 await device.DisposeAsync().ConfigureAwait(false);
             }
@@ -186,6 +221,8 @@ internal sealed class Daemon(CliContext context, EdgeMailConfig config, LogSink 
         }
         return ExitCodes.Ok;
     }
+
+    private static DaemonReply Done(bool ok, string id, string done) => new(ok, DaemonProtocol.Outcome(ok, id, done));
 }
 
 internal sealed class NoRelay : IAsyncDisposable
