@@ -70,7 +70,7 @@ public sealed class RelayService : IAsyncDisposable
         _resolver = resolver ?? new MxResolver(options, _random);
         _connections = new SemaphoreSlim(Math.Max(1, options.MaxConnections));
         _maxInFlight = Math.Max(1, options.MaxMessagesInFlight);
-        Health = new RouteHealth(_routes.Named);
+        Health = new RouteHealth(_routes.Configured);
     }
 
     /// <summary>Per route: the last attempt, its result and reply, failures in a row (<c>edgemail status</c>, and

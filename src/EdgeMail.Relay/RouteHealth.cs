@@ -2,28 +2,30 @@ using EdgeMail.Spool;
 
 namespace EdgeMail.Relay;
 
-/// <summary>How one route fared at its last delivery attempt (one row of <c>edgemail status</c>).</summary>
-public sealed record RouteHealthEntry
+/// <summary>How one route fared at its last delivery attempt (one row of <c>edgemail status</c>, also its JSON).</summary>
+public sealed class RouteHealthEntry
 {
     /// <summary>"default" (the upstream list), a route's pattern ("*.lan"), or "mx:DOMAIN" for direct delivery.</summary>
-    public required string Route { get; init; }
+    public string Route { get; set; } = "";
     /// <summary>The configured hosts in failover order ("smtp.example.com:587, backup.example.com:25"); "" for MX.</summary>
-    public string Hosts { get; init; } = "";
+    public string Hosts { get; set; } = "";
     /// <summary>The remote host of the last attempt, <c>host[address]:port</c>; null when none was reached (DNS).</summary>
-    public string? Host { get; init; }
-    public DateTimeOffset? LastAttempt { get; init; }
+    public string? Host { get; set; }
+    public DateTimeOffset? LastAttempt { get; set; }
     /// <summary>"sent", "deferred" or "bounced": the worst outcome among the attempt's recipients.</summary>
-    public string? LastResult { get; init; }
+    public string? LastResult { get; set; }
     /// <summary>The remote reply or connection error of the last attempt (one line, bounded).</summary>
-    public string? LastReply { get; init; }
+    public string? LastReply { get; set; }
     /// <summary>Attempts in a row that ended deferred (no connection, TLS, AUTH, 4xx); 0 after a success.</summary>
-    public int ConsecutiveFailures { get; init; }
+    public int ConsecutiveFailures { get; set; }
     /// <summary>When the current run of failures began.</summary>
-    public DateTimeOffset? FailingSince { get; init; }
-    public DateTimeOffset? LastSuccess { get; init; }
+    public DateTimeOffset? FailingSince { get; set; }
+    public DateTimeOffset? LastSuccess { get; set; }
 
     /// <summary>"ok", "failing" or "never tried".</summary>
     public string State => LastAttempt is null ? "never tried" : ConsecutiveFailures > 0 ? "failing" : "ok";
+
+    internal RouteHealthEntry Copy() => (RouteHealthEntry)MemberwiseClone();
 }
 
 /// <summary>
@@ -48,26 +50,29 @@ public sealed class RouteHealth
     /// <summary>True while some route's last attempt was deferred: the status LED's "upstream failing". Cheap.</summary>
     public bool AnyFailing => Volatile.Read(ref _anyFailing);
 
-    internal RouteHealth(IEnumerable<(string Key, string Name, string Hosts)> configured)
+    internal RouteHealth(IReadOnlyList<Route> configured)
     {
-        foreach (var (key, name, hosts) in configured)
+        foreach (var route in configured)
         {
-            _configured.Add(key);
-            _routes[key] = new RouteHealthEntry { Route = name, Hosts = hosts };
+            var hosts = new System.Text.StringBuilder();
+            foreach (var t in route.Upstreams)
+                hosts.Append(hosts.Length > 0 ? ", " : "").Append(t.Host).Append(':').Append(t.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            _configured.Add(route.Key);
+            _routes[route.Key] = new RouteHealthEntry { Route = route.Name, Hosts = hosts.ToString() };
         }
     }
 
-    /// <summary>Every route known so far, configured ones first, then by name.</summary>
+    /// <summary>A copy of every route known so far, configured ones first, then by name.</summary>
     public IReadOnlyList<RouteHealthEntry> Snapshot()
     {
         var list = new List<RouteHealthEntry>();
         lock (_lock)
         {
             foreach (var (key, entry) in _routes)
-                if (_configured.Contains(key)) list.Add(entry);
+                if (_configured.Contains(key)) list.Add(entry.Copy());
             int configured = list.Count;
             foreach (var (key, entry) in _routes)
-                if (!_configured.Contains(key)) list.Add(entry);
+                if (!_configured.Contains(key)) list.Add(entry.Copy());
             list.Sort(configured, list.Count - configured, Comparer<RouteHealthEntry>.Create(static (a, b) => string.CompareOrdinal(a.Route, b.Route)));
         }
         return list;
@@ -96,18 +101,15 @@ public sealed class RouteHealth
             if (!_routes.TryGetValue(route.Key, out var entry))
             {
                 MakeRoom();
-                entry = new RouteHealthEntry { Route = route.Key };
+                _routes[route.Key] = entry = new RouteHealthEntry { Route = route.Key };
             }
-            _routes[route.Key] = entry with
-            {
-                Host = worst.Relay == "none" ? null : worst.Relay,
-                LastAttempt = at,
-                LastResult = result,
-                LastReply = DeliveryLog.Sanitize(worst.Reply),
-                ConsecutiveFailures = failed ? entry.ConsecutiveFailures + 1 : 0,
-                FailingSince = failed ? entry.FailingSince ?? at : null,
-                LastSuccess = failed ? entry.LastSuccess : at,
-            };
+            entry.Host = worst.Relay == "none" ? null : worst.Relay;
+            entry.LastAttempt = at;
+            entry.LastResult = result;
+            entry.LastReply = DeliveryLog.Sanitize(worst.Reply);
+            entry.ConsecutiveFailures = failed ? entry.ConsecutiveFailures + 1 : 0;
+            entry.FailingSince = failed ? entry.FailingSince ?? at : null;
+            if (!failed) entry.LastSuccess = at;
             foreach (var e in _routes.Values) any |= e.ConsecutiveFailures > 0;
             changed = any != _anyFailing;
             Volatile.Write(ref _anyFailing, any);

@@ -2,8 +2,9 @@ using EdgeMail.Smtp.Client;
 
 namespace EdgeMail.Relay;
 
-/// <summary>Where one recipient domain goes: a list of upstreams tried in order, or direct MX.</summary>
-internal sealed record Route(string Key, IReadOnlyList<DeliveryTarget> Upstreams)
+/// <summary>Where one recipient domain goes: a list of upstreams tried in order, or direct MX. <see cref="Name"/> is
+/// how `edgemail status` calls it: "default", the rule's pattern, or (MX) the key.</summary>
+internal sealed record Route(string Key, IReadOnlyList<DeliveryTarget> Upstreams, string Name = "")
 {
     public bool IsMx => Upstreams.Count == 0;
 }
@@ -20,9 +21,9 @@ internal sealed class RouteTable
     private readonly (string Pattern, Route Route)[] _rules;
     private readonly Route _default;
 
-    /// <summary>The routes with upstreams, as <c>edgemail status</c> names them: "default" and each rule's pattern,
-    /// with their hosts in failover order.</summary>
-    public List<(string Key, string Name, string Hosts)> Named { get; } = [];
+    /// <summary>The routes with upstreams (the default one first, then the rules): listed by the health table
+    /// before anything was sent.</summary>
+    public List<Route> Configured { get; } = [];
 
     public RouteTable(RelayOptions options, RelaySecrets secrets)
     {
@@ -32,17 +33,15 @@ internal sealed class RouteTable
             var rule = options.Routes[i];
             ValidatePattern(rule.Pattern);
             var targets = Targets(rule.Upstreams, options, secrets);
-            rules.Add((rule.Pattern.ToLowerInvariant(), new Route(targets.Count == 0 ? "mx" : "route" + i, targets)));
-            if (targets.Count > 0) Named.Add(("route" + i, rule.Pattern, Hosts(targets)));
+            var route = new Route(targets.Count == 0 ? "mx" : "route" + i, targets, rule.Pattern);
+            rules.Add((rule.Pattern.ToLowerInvariant(), route));
+            if (!route.IsMx) Configured.Add(route);
         }
         _rules = rules.ToArray();
         var defaults = Targets(options.Upstreams, options, secrets);
-        _default = new Route(defaults.Count == 0 ? "mx" : "default", defaults);
-        if (defaults.Count > 0) Named.Insert(0, ("default", "default", Hosts(defaults)));
+        _default = new Route(defaults.Count == 0 ? "mx" : "default", defaults, "default");
+        if (!_default.IsMx) Configured.Insert(0, _default);
     }
-
-    private static string Hosts(List<DeliveryTarget> targets)
-        => string.Join(", ", targets.Select(t => t.Host + ":" + t.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
     /// <summary>The route for a recipient domain. MX routes get a key per domain, since each domain has its own hosts.</summary>
     public Route Resolve(string domain)

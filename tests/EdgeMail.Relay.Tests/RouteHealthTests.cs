@@ -113,7 +113,7 @@ public sealed class RouteHealthTests
     [Fact]
     public void Direct_MX_routes_one_per_domain_are_bounded_and_the_configured_ones_are_never_pushed_out()
     {
-        var health = new RouteHealth([("default", "default", "smarthost.test:25")]);
+        var health = new RouteHealth([new Route("default", [], "default")]);
         var start = new DateTimeOffset(2026, 1, 15, 12, 0, 0, TimeSpan.Zero);
 
         for (int i = 0; i < RouteHealth.MaxRoutes + 10; i++)

@@ -164,9 +164,9 @@ internal sealed class Daemon(CliContext context, EdgeMailConfig config, LogSink 
                     case DaemonVerb.List:
                         // The maildrop first: a drop imported in between is then listed once, as queued.
                         IReadOnlyList<QueueEntry> drops = QueueListing.ReadMaildrop(spoolDirectory);
-                        return new DaemonReply(true, "", Messages: QueueListing.Merge(spool.List(), drops));
+                        return new DaemonReply(true, "", messages: QueueListing.Merge(spool.List(), drops));
                     default:
-                        return new DaemonReply(true, "", Status: Report());
+                        return new DaemonReply(true, "", status: Report());
                 }
             }
             try

@@ -67,10 +67,17 @@ public static class DaemonClient
         catch (JsonException) { return null; }
     }
 
-    /// <summary>One request, one reply: the status line's verdict and text, and the document after it (LIST, STATUS).
-    /// Null when no daemon answers: no socket, a stale socket file of a daemon that is gone, no reply in time, or a
-    /// reply cut short or larger than <see cref="DaemonProtocol.MaxReplyBytes"/>.</summary>
-    internal static async Task<(bool Ok, string Text, ReadOnlyMemory<byte> Body)?> AskAsync(string spoolDirectory, DaemonVerb verb, string? id,
+    /// <summary>One daemon reply: the status line's verdict and text, and the document after it (LIST, STATUS).</summary>
+    internal sealed class Answer(bool ok, string text, byte[] reply, int bodyStart)
+    {
+        public bool Ok => ok;
+        public string Text => text;
+        public ReadOnlyMemory<byte> Body => reply.AsMemory(bodyStart);
+    }
+
+    /// <summary>One request, one reply. Null when no daemon answers: no socket, a stale socket file of a daemon that is
+    /// gone, no reply in time, or a reply cut short or larger than <see cref="DaemonProtocol.MaxReplyBytes"/>.</summary>
+    internal static async Task<Answer?> AskAsync(string spoolDirectory, DaemonVerb verb, string? id,
         CancellationToken cancellationToken)
     {
         string path = Path.Combine(spoolDirectory, DaemonProtocol.SocketName);
@@ -96,6 +103,6 @@ public static class DaemonClient
         string text = ok ? line[2..].TrimStart()
             : line.StartsWith("ERR", StringComparison.Ordinal) ? line[3..].TrimStart()
             : "unexpected reply from the daemon";
-        return (ok, text, reply.AsMemory(newline + 1));
+        return new Answer(ok, text, reply!, newline + 1);
     }
 }

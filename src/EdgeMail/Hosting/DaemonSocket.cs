@@ -35,7 +35,12 @@ internal static class DaemonProtocol
 
     public const string Usage = "usage: FLUSH | DELETE id | HOLD id | RELEASE id | LIST | STATUS";
 
-    public static string Word(DaemonVerb verb) => Array.Find(Verbs, v => v.Verb == verb).Word;
+    public static string Word(DaemonVerb verb)
+    {
+        foreach (var v in Verbs)
+            if (v.Verb == verb) return v.Word;
+        throw new ArgumentOutOfRangeException(nameof(verb));
+    }
 
     public static string Request(DaemonVerb verb, string? id) => Word(verb) + (id is null ? "" : " " + id) + "\n";
 
@@ -98,7 +103,13 @@ internal static class DaemonProtocol
 }
 
 /// <summary>What the daemon answers: a status line, and for LIST or STATUS the document that follows it.</summary>
-internal readonly record struct DaemonReply(bool Ok, string Text, List<QueueItem>? Messages = null, StatusReport? Status = null);
+internal sealed class DaemonReply(bool ok, string text, List<QueueItem>? messages = null, StatusReport? status = null)
+{
+    public bool Ok => ok;
+    public string Text => text;
+    public List<QueueItem>? Messages => messages;
+    public StatusReport? Status => status;
+}
 
 /// <summary>The daemon side of <see cref="DaemonProtocol"/>: binds the socket, answers one client at a time.</summary>
 internal sealed class DaemonSocketServer : IAsyncDisposable

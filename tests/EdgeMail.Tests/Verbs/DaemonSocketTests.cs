@@ -230,7 +230,7 @@ public sealed class DaemonSocketTests : VerbHarness
     {
         Directory.CreateDirectory(SpoolDir);
         await using var server = new DaemonSocketServer(SpoolDir, (verb, id) => verb == DaemonVerb.List
-            ? new DaemonReply(true, "", Messages: [])
+            ? new DaemonReply(true, "", messages: [])
             : new DaemonReply(true, DaemonProtocol.Outcome(true, id!, "held")), NullLogger.Instance);
 
         Assert.Equal(reply, await ExchangeAsync(Encoding.ASCII.GetBytes(request)));
