@@ -44,8 +44,10 @@ public sealed class RouteHealth
     private readonly HashSet<string> _configured = new(StringComparer.Ordinal);
     private bool _anyFailing;
 
-    /// <summary>Raised (outside the lock) when <see cref="AnyFailing"/> changes.</summary>
-    public event Action<bool>? FailingChanged;
+    /// <summary>Raised when <see cref="AnyFailing"/> has changed, outside the lock and on the delivering thread. Two
+    /// changes close together may be announced out of order, so a handler reads <see cref="AnyFailing"/> (the current
+    /// value) instead of carrying one along.</summary>
+    public event Action? FailingChanged;
 
     /// <summary>True while some route's last attempt was deferred: the status LED's "upstream failing". Cheap.</summary>
     public bool AnyFailing => Volatile.Read(ref _anyFailing);
@@ -114,7 +116,7 @@ public sealed class RouteHealth
             changed = any != _anyFailing;
             Volatile.Write(ref _anyFailing, any);
         }
-        if (changed) FailingChanged?.Invoke(any);
+        if (changed) FailingChanged?.Invoke();
     }
 
     // Sent < bounced < deferred: a deferred recipient is the route's trouble; a bounce is the remote's final word.

@@ -24,7 +24,7 @@ public sealed class RouteHealthTests
         using var upstream = await AioUpstream.StartAsync("tempfail");
         await using var relay = new SpoolRelay(To(upstream.Url()));
         var flips = new List<bool>();
-        relay.Relay.Health.FailingChanged += failing => { lock (flips) flips.Add(failing); };
+        relay.Relay.Health.FailingChanged += () => { lock (flips) flips.Add(relay.Relay.Health.AnyFailing); };
         await relay.StartAsync();
 
         var id = await relay.DeliverAsync("alice@edge.test", ["bob@example.test"], Body);
