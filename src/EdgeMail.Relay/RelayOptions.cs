@@ -44,9 +44,6 @@ public sealed class RelayOptions
 
     /// <summary>An owner-only file with credentials per upstream URL (see <see cref="RelaySecrets"/>).</summary>
     public string? SecretsFile { get; init; }
-
-    /// <summary>Serve the queue control socket (<c>control.sock</c> in the spool folder).</summary>
-    public bool ControlSocket { get; init; } = true;
 }
 
 /// <summary>One per-domain route: <c>*</c>, <c>*.lan</c> (any subdomain of lan) or an exact domain.

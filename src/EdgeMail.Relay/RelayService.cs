@@ -46,7 +46,6 @@ public sealed class RelayService : IAsyncDisposable
     private ITimer? _timer;
     private CancellationTokenSource? _stop;
     private Task? _loop;
-    private ControlServer? _control;
 
     /// <summary>Throws <see cref="RelayConfigException"/> for a configuration it cannot run with (bad upstream URL or
     /// route pattern, unsafe or malformed secrets file, bad DNS server) and <see cref="InvalidOperationException"/>
@@ -56,7 +55,7 @@ public sealed class RelayService : IAsyncDisposable
     {
     }
 
-    // Two daemons on one spool would deliver everything twice (and the second would take over the control socket).
+    // Two daemons on one spool would deliver everything twice.
     private static MessageSpool OwnedSpool(MessageSpool spool) => spool.IsReadOnly
         ? throw new InvalidOperationException($"the spool {spool.Directory} is owned by another process")
         : spool;
@@ -74,15 +73,18 @@ public sealed class RelayService : IAsyncDisposable
         _resolver = resolver ?? new MxResolver(options, _random);
         _connections = new SemaphoreSlim(Math.Max(1, options.MaxConnections));
         _maxInFlight = Math.Max(1, options.MaxMessagesInFlight);
+        Health = new RouteHealth(_routes.Configured);
     }
+
+    /// <summary>Per route: the last attempt, its result and reply, failures in a row (<c>edgemail status</c>, and
+    /// <see cref="RouteHealth.AnyFailing"/> for the status LED).</summary>
+    public RouteHealth Health { get; }
 
     /// <summary>Raised after each delivery round of a message (argument: queue ID), whatever its outcome. For tests.</summary>
     internal event Action<string>? RoundFinished;
 
     /// <summary>Raised when a job of a message joins its route's queue (argument: queue ID). For tests.</summary>
     internal event Action<string>? JobQueued;
-
-    internal string ControlSocketPath => Path.Combine(_queue.Directory, QueueControl.SocketName);
 
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
@@ -95,7 +97,6 @@ public sealed class RelayService : IAsyncDisposable
         {
             if (!entry.Held) Schedule(entry.Id, entry.NextAttempt is { } next && next > now ? next : now, wake: false);
         }
-        if (_options.ControlSocket) _control = ControlServer.Start(ControlSocketPath, this, _log);
         _loop = Task.Run(() => LoopAsync(_stop.Token), CancellationToken.None);
         return Task.CompletedTask;
     }
@@ -116,7 +117,6 @@ public sealed class RelayService : IAsyncDisposable
         if (_stop is null || Interlocked.Exchange(ref _stopped, 1) == 1) return;
         _queue.Committed -= OnCommitted;
         await _stop.CancelAsync().ConfigureAwait(false);
-        if (_control is not null) await _control.DisposeAsync().ConfigureAwait(false);
         if (_loop is not null) await _loop.WaitAsync(cancellationToken).ConfigureAwait(false);
         Task[] running;
         lock (_lock) running = [.. _tasks];
@@ -131,29 +131,25 @@ public sealed class RelayService : IAsyncDisposable
         _stop?.Dispose();
     }
 
-    // ---- queue control (socket) ----
+    // ---- queue control (the daemon socket's DELETE, HOLD, RELEASE) ----
 
-    internal bool ControlDelete(string id)
+    /// <summary>Removes a message without delivering or bouncing it; false when there is no such message.</summary>
+    public bool Delete(string id)
     {
         var ok = _queue.Delete(id);
         if (ok) Forget(id);
         return ok;
     }
 
-    internal bool ControlHold(string id) => _queue.Hold(id);
+    /// <summary>Keeps a message from delivery until <see cref="Release"/>; false when unknown or already held.</summary>
+    public bool Hold(string id) => _queue.Hold(id);
 
-    internal bool ControlRelease(string id)
+    /// <summary>Lets a held message go again, due now; false when unknown or not held.</summary>
+    public bool Release(string id)
     {
         var ok = _queue.Release(id);
         if (ok) Schedule(id, _time.GetUtcNow());
         return ok;
-    }
-
-    internal QueueStatus Status()
-    {
-        int inFlight;
-        lock (_lock) inFlight = _inFlight.Count;
-        return QueueStatus.From(_queue.List(), daemon: true, inFlight);
     }
 
     internal IRelayQueue Queue => _queue;
@@ -549,7 +545,7 @@ public sealed class RelayService : IAsyncDisposable
         {
             var status = res.Status == ResolveStatus.Permanent ? RecipientStatus.Failed : RecipientStatus.Pending;
             foreach (var r in job.Recipients) outcomes.Add(new RecipientOutcome(r, status, res.Dsn, res.Reply, null, "none"));
-            LogOutcomes(id, outcomes, age);
+            LogOutcomes(lane.Route, id, outcomes, age);
             return outcomes;
         }
 
@@ -668,7 +664,7 @@ public sealed class RelayService : IAsyncDisposable
         }
         var left = everyHostRefused ? RecipientStatus.Failed : RecipientStatus.Pending;
         foreach (var r in remaining) outcomes.Add(new RecipientOutcome(r, left, lastDsn, lastReply, lastMta, lastRelay));
-        LogOutcomes(id, outcomes, age);
+        LogOutcomes(lane.Route, id, outcomes, age);
         return outcomes;
     }
 
@@ -681,8 +677,11 @@ public sealed class RelayService : IAsyncDisposable
         return null;
     }
 
-    private void LogOutcomes(string id, List<RecipientOutcome> outcomes, TimeSpan age)
+    /// <summary>The end of one delivery attempt on a route: the route's health first, then the log lines, so whoever
+    /// reads a delivery line (a person, a test) finds `status` already saying the same.</summary>
+    private void LogOutcomes(Route route, string id, List<RecipientOutcome> outcomes, TimeSpan age)
     {
+        Health.Record(route, outcomes, _time.GetUtcNow());
         foreach (var g in outcomes.GroupBy(o => (o.Status, o.Relay, o.Dsn, o.Reply)))
         {
             var status = g.Key.Status switch

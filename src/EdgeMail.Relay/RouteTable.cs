@@ -2,8 +2,9 @@ using EdgeMail.Smtp.Client;
 
 namespace EdgeMail.Relay;
 
-/// <summary>Where one recipient domain goes: a list of upstreams tried in order, or direct MX.</summary>
-internal sealed record Route(string Key, IReadOnlyList<DeliveryTarget> Upstreams)
+/// <summary>Where one recipient domain goes: a list of upstreams tried in order, or direct MX. <see cref="Name"/> is
+/// how `edgemail status` calls it: "default", the rule's pattern, or (MX) the key.</summary>
+internal sealed record Route(string Key, IReadOnlyList<DeliveryTarget> Upstreams, string Name = "")
 {
     public bool IsMx => Upstreams.Count == 0;
 }
@@ -20,6 +21,10 @@ internal sealed class RouteTable
     private readonly (string Pattern, Route Route)[] _rules;
     private readonly Route _default;
 
+    /// <summary>The routes with upstreams (the default one first, then the rules): listed by the health table
+    /// before anything was sent.</summary>
+    public List<Route> Configured { get; } = [];
+
     public RouteTable(RelayOptions options, RelaySecrets secrets)
     {
         var rules = new List<(string, Route)>();
@@ -28,11 +33,14 @@ internal sealed class RouteTable
             var rule = options.Routes[i];
             ValidatePattern(rule.Pattern);
             var targets = Targets(rule.Upstreams, options, secrets);
-            rules.Add((rule.Pattern.ToLowerInvariant(), new Route(targets.Count == 0 ? "mx" : "route" + i, targets)));
+            var route = new Route(targets.Count == 0 ? "mx" : "route" + i, targets, rule.Pattern);
+            rules.Add((rule.Pattern.ToLowerInvariant(), route));
+            if (!route.IsMx) Configured.Add(route);
         }
         _rules = rules.ToArray();
         var defaults = Targets(options.Upstreams, options, secrets);
-        _default = new Route(defaults.Count == 0 ? "mx" : "default", defaults);
+        _default = new Route(defaults.Count == 0 ? "mx" : "default", defaults, "default");
+        if (!_default.IsMx) Configured.Insert(0, _default);
     }
 
     /// <summary>The route for a recipient domain. MX routes get a key per domain, since each domain has its own hosts.</summary>

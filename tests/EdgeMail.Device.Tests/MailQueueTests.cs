@@ -15,7 +15,7 @@ public sealed class MailQueueTests : IDisposable
     private static string List(params QueueEntry[] entries)
     {
         var w = new StringWriter { NewLine = "\n" };
-        MailQueueListing.Write(entries, w, TimeZoneInfo.Utc);
+        MailQueueListing.Write(entries.Select(e => QueueItem.From(e)).ToList(), w, TimeZoneInfo.Utc);
         return w.ToString();
     }
 

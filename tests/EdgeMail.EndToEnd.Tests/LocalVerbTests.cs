@@ -38,7 +38,7 @@ public sealed class LocalVerbTests(ITestOutputHelper output)
         Assert.True(run.ExitCode == expected, $"expected exit {expected}\n{run}");
 
     [Fact]
-    public async Task Sendmail_symlink_with_t_queues_without_a_daemon_and_the_daemon_started_later_lists_it()
+    public async Task Sendmail_symlink_with_t_queues_without_a_daemon_queue_lists_it_as_waiting_and_the_daemon_started_later_queues_it()
     {
         using var dir = new TempDirectory("sendmail");
         string spool = dir.File("spool");
@@ -47,13 +47,34 @@ public sealed class LocalVerbTests(ITestOutputHelper output)
 
         AssertExit(0, run);
         Assert.Equal("", run.Stdout);
-        Assert.Single(Directory.GetFiles(Path.Combine(spool, "maildrop")));
+        string id = Path.GetFileName(Assert.Single(Directory.GetFiles(Path.Combine(spool, "maildrop"))));
+
+        // No daemon: the listing shows the drop, where it is, and leaves it there for the daemon.
+        var waiting = Assert.Single(await EdgeMailCli.QueueAsync(Binary, spool));
+        Assert.Equal(id, waiting.Id);
+        Assert.Equal(["ops@lan", "second@lan", "hidden@lan"], waiting.Recipients);
+        Assert.Equal("maildrop", await LocationAsync(spool, id));
+        Assert.Contains("maildrop (waiting for the daemon)", (await RunAsync("", "queue", "--spool", spool)).Stdout);
+        Assert.Contains("(waiting in maildrop for the daemon)", (await Tool.RunAsync(Link(dir, "mailq"), ["--spool", spool])).Stdout);
+        Assert.Equal([id], Directory.GetFiles(Path.Combine(spool, "maildrop")).Select(Path.GetFileName));
 
         await using var upstream = new DeferringUpstream();
         await using var server = await StartDaemonAsync(spool, upstream);
         var queued = Assert.Single(await EdgeMailCli.QueueAsync(Binary, spool));
+        Assert.Equal(id, queued.Id);
         Assert.Equal(["ops@lan", "second@lan", "hidden@lan"], queued.Recipients);
+        Assert.Equal("queue", await LocationAsync(spool, id));
+        Assert.Empty(Directory.GetFiles(Path.Combine(spool, "maildrop")));
         Assert.Equal(0, await server.StopAsync());
+    }
+
+    /// <summary>Where `queue --json` says the message is: "queue", "hold" or "maildrop".</summary>
+    static async Task<string?> LocationAsync(string spool, string id)
+    {
+        var run = await RunAsync("", "queue", "--json", "--spool", spool);
+        AssertExit(0, run);
+        using var json = System.Text.Json.JsonDocument.Parse(run.Stdout);
+        return json.RootElement.EnumerateArray().Single(m => m.GetProperty("id").GetString() == id).GetProperty("location").GetString();
     }
 
     [Fact]
@@ -159,7 +180,8 @@ public sealed class LocalVerbTests(ITestOutputHelper output)
         string id = run.Stdout.Trim();
         var queued = await EdgeMailCli.SingleQueuedAsync(Binary, spool, id);
         Assert.Equal(["ops@lan", "oncall@lan"], queued.Recipients);
-        string file = Encoding.Latin1.GetString(File.ReadAllBytes(Path.Combine(spool, "queue", id)));
+        // No daemon runs: the alert waits in the maildrop (listing it does not import it).
+        string file = Encoding.Latin1.GetString(File.ReadAllBytes(Path.Combine(spool, "maildrop", id)));
         Match subject = Regex.Match(file, @"^Subject: (.*(?:\r\n[ \t].*)*)\r\n", RegexOptions.Multiline);
         Assert.True(subject.Success, file);
         Assert.Matches(@"=\?utf-8\?[bBqQ]\?", subject.Groups[1].Value);

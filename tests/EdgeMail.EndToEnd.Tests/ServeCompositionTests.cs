@@ -8,8 +8,8 @@ namespace EdgeMail.EndToEnd.Tests;
 
 /// <summary>
 /// `edgemail serve` as the whole daemon: accepted mail is relayed (to an aiosmtpd upstream nobody here wrote) byte
-/// for byte and leaves the queue; STARTTLS + AUTH with swaks; `status --json` with and without a daemon; and a
-/// second daemon on the same spool is refused.
+/// for byte and leaves the queue; STARTTLS + AUTH with swaks; `status --json` with and without a daemon, and a route
+/// failing then ok; and a second daemon on the same spool is refused.
 /// </summary>
 public sealed class ServeCompositionTests(ITestOutputHelper output)
 {
@@ -20,13 +20,14 @@ public sealed class ServeCompositionTests(ITestOutputHelper output)
     static string UpstreamScript([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
         Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "EdgeMail.Relay.Tests", "upstreams", "upstream.py"));
 
-    /// <summary>upstream.py in "plain" mode: prints its port, writes each message to OUTDIR/N.eml before the 250.</summary>
-    internal static async Task<(Process Process, int Port)> StartUpstreamAsync(string outDir)
+    /// <summary>upstream.py ("plain" accepts everything; "tempfail" answers the first DATA with 451): prints its port,
+    /// writes each accepted message to OUTDIR/N.eml before the 250.</summary>
+    internal static async Task<(Process Process, int Port)> StartUpstreamAsync(string outDir, string mode = "plain")
     {
         Directory.CreateDirectory(outDir);
         var info = new ProcessStartInfo(Python) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
         info.ArgumentList.Add(UpstreamScript());
-        info.ArgumentList.Add("plain");
+        info.ArgumentList.Add(mode);
         info.ArgumentList.Add(outDir);
         var process = Process.Start(info)!;
         string? line = await process.StandardOutput.ReadLineAsync().WaitAsync(Limit);
@@ -110,6 +111,62 @@ public sealed class ServeCompositionTests(ITestOutputHelper output)
         JsonElement down = await StatusJsonAsync(binary, server.SpoolDirectory, 3);
         Assert.False(down.GetProperty("daemon").GetBoolean());
         Assert.Equal(0, down.GetProperty("queue").GetProperty("depth").GetInt32());
+    }
+
+    [Fact]
+    public async Task Status_json_shows_the_route_and_the_error_light_failing_after_the_upstream_answers_451_and_ok_once_a_flush_gets_the_message_through()
+    {
+        using var dir = new TempDirectory("serve-route-health");
+        var binary = EdgeMailBinary.X64;
+        var (upstream, port) = await StartUpstreamAsync(dir.File("upstream"), "tempfail");   // 451 for the first DATA, then 250
+        try
+        {
+            await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"), output,
+                extraArguments: ["--relay", $"smtp://127.0.0.1:{port}"]);
+            JsonElement before = await StatusJsonAsync(binary, server.SpoolDirectory, 0);
+            JsonElement fresh = Assert.Single(before.GetProperty("routes").EnumerateArray().ToList());
+            Assert.Equal("never tried", fresh.GetProperty("state").GetString());
+            Assert.False(before.GetProperty("upstream_failing").GetBoolean());
+
+            var run = await Tool.RunAsync(Swaks, ["--server", "127.0.0.1", "--port", server.Port.ToString(), "--from", "sensor@lan.test",
+                "--to", "ops@example.test", "--timeout", "30"]);
+            Assert.True(run.ExitCode == 0, run.ToString());
+            string id = Queued.IdIn(run.Stdout);
+            await server.WaitForLogAsync(1, id + ": to=<ops@example.test>", "status=deferred");
+
+            JsonElement during = await StatusJsonAsync(binary, server.SpoolDirectory, 0);
+            Assert.True(during.GetProperty("upstream_failing").GetBoolean());   // what the error LED shows
+            JsonElement failing = Assert.Single(during.GetProperty("routes").EnumerateArray().ToList());
+            Assert.Equal("default", failing.GetProperty("route").GetString());
+            Assert.Equal("failing", failing.GetProperty("state").GetString());
+            Assert.Equal("deferred", failing.GetProperty("last_result").GetString());
+            Assert.StartsWith("451 4.3.0", failing.GetProperty("last_reply").GetString());
+            Assert.Equal($"127.0.0.1[127.0.0.1]:{port}", failing.GetProperty("host").GetString());
+            Assert.Equal(1, failing.GetProperty("consecutive_failures").GetInt32());
+            var text = await EdgeMailCli.RunAsync(binary, "status", "--spool", server.SpoolDirectory);
+            Assert.Contains($"route default (127.0.0.1:{port}): failing since ", text.Stdout);
+
+            var flush = await EdgeMailCli.RunAsync(binary, "queue", "flush", "--spool", server.SpoolDirectory);
+            Assert.True(flush.ExitCode == 0, flush.ToString());
+            await server.WaitForLogAsync(1, id + ": to=<ops@example.test>", "status=sent");
+
+            JsonElement after = await StatusJsonAsync(binary, server.SpoolDirectory, 0);
+            Assert.False(after.GetProperty("upstream_failing").GetBoolean());
+            JsonElement ok = Assert.Single(after.GetProperty("routes").EnumerateArray().ToList());
+            Assert.Equal("ok", ok.GetProperty("state").GetString());
+            Assert.Equal("sent", ok.GetProperty("last_result").GetString());
+            Assert.Equal(0, ok.GetProperty("consecutive_failures").GetInt32());
+            Assert.StartsWith("250 ", ok.GetProperty("last_reply").GetString());
+            Assert.True(ok.TryGetProperty("last_success", out _));
+            Assert.False(ok.TryGetProperty("failing_since", out _));
+            Assert.Equal(0, await server.StopAsync());
+        }
+        finally
+        {
+            upstream.StandardInput.Close();
+            if (!upstream.WaitForExit(10_000)) upstream.Kill();
+            upstream.Dispose();
+        }
     }
 
     [Fact]

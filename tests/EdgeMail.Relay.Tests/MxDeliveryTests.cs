@@ -51,7 +51,6 @@ public sealed class MxDeliveryTests
         MxPort = mxPort,
         HeloName = "edge.test",
         Jitter = 0,
-        ControlSocket = false,
     };
 
     [Fact]

@@ -22,7 +22,6 @@ public sealed class RealUpstreamTests
         Upstreams = upstreams,
         HeloName = "edge.test",
         Jitter = 0,
-        ControlSocket = false,
     };
 
     [Fact]
@@ -69,7 +68,7 @@ public sealed class RealUpstreamTests
         await using var relay = new SpoolRelay(new RelayOptions
         {
             Upstreams = [new UpstreamOptions { Url = url, CaFile = cert.CertFile }],
-            SecretsFile = secrets, HeloName = "edge.test", Jitter = 0, ControlSocket = false,
+            SecretsFile = secrets, HeloName = "edge.test", Jitter = 0,
         });
         await relay.StartAsync();
         var id = await relay.DeliverAsync("alice@edge.test", ["bob@example.test"], Message("tls"));
@@ -105,7 +104,6 @@ public sealed class RealUpstreamTests
         ],
         HeloName = "edge.test",
         Jitter = 0,
-        ControlSocket = false,
     };
 
     private static string Sha256Of(TestCertificate cert) =>
@@ -230,7 +228,7 @@ public sealed class RealUpstreamTests
         await using var relay = new SpoolRelay(new RelayOptions
         {
             Upstreams = [new UpstreamOptions { Url = $"smtp://127.0.0.1:{sink.Port}" }],
-            HeloName = "edge.test", Jitter = 0, ControlSocket = false, MaxConnectionsPerRoute = 2,
+            HeloName = "edge.test", Jitter = 0, MaxConnectionsPerRoute = 2,
         });
         await relay.StartAsync();
         var rounds = new List<Task>();

@@ -24,7 +24,6 @@ public sealed class RoundRecordTests
         ],
         HeloName = "edge.test",
         Jitter = 0,
-        ControlSocket = false,
         DelayWarning = delayWarning,
     };
 

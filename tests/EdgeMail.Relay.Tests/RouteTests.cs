@@ -204,26 +204,4 @@ public sealed class RouteTests
             "4.2.0", "deferred", "451 4.2.0 busy\nline two");
         Assert.Equal("ABC123: to=<a@b.example>,<c@d.example>, relay=mx.example[192.0.2.1]:25, delay=1.23, dsn=4.2.0, status=deferred (451 4.2.0 busy line two)", line);
     }
-
-    [Theory]
-    [InlineData("FLUSH", ControlCommand.Flush, null)]
-    [InlineData("delete ABC123", ControlCommand.Delete, "ABC123")]
-    [InlineData("HOLD A1", ControlCommand.Hold, "A1")]
-    [InlineData("RELEASE A1", ControlCommand.Release, "A1")]
-    [InlineData("STATUS", ControlCommand.Status, null)]
-    public void Control_commands_parse(string line, ControlCommand command, string? id)
-    {
-        Assert.True(ControlProtocol.TryParse(line, out var c, out var i));
-        Assert.Equal((command, id), (c, i));
-    }
-
-    [Theory]
-    [InlineData("DELETE")]
-    [InlineData("FLUSH now")]
-    [InlineData("DELETE ../../etc/passwd")]
-    [InlineData("HOLD a b")]
-    [InlineData("REBOOT")]
-    [InlineData("")]
-    public void Bad_control_commands_are_refused(string line)
-        => Assert.False(ControlProtocol.TryParse(line, out _, out _));
 }

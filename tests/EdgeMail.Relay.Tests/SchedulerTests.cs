@@ -181,7 +181,7 @@ public sealed class SchedulerTests
         var options = RelayHarness.Options();
         await using var h = new RelayHarness(new RelayOptions
         {
-            Upstreams = options.Upstreams, Jitter = 0, HeloName = "edge.test", ControlSocket = false,
+            Upstreams = options.Upstreams, Jitter = 0, HeloName = "edge.test",
             MaxQueueLifetime = TimeSpan.FromHours(1),
         });
         h.Upstream.OnSend = m => m.Sender.Length == 0 ? ScriptedTransport.Accept(m.Recipients) : ScriptedTransport.Each(m.Recipients, _ => TryLater);
@@ -210,7 +210,7 @@ public sealed class SchedulerTests
         }
         await using (var h = new RelayHarness(new RelayOptions
         {
-            Upstreams = RelayHarness.Options().Upstreams, Jitter = 0, HeloName = "edge.test", ControlSocket = false,
+            Upstreams = RelayHarness.Options().Upstreams, Jitter = 0, HeloName = "edge.test",
             DelayWarning = TimeSpan.FromMinutes(10),
         }))
         {
@@ -310,7 +310,7 @@ public sealed class SchedulerTests
                 new RouteRule { Pattern = "*.lan", Upstreams = [new UpstreamOptions { Url = "smtp://nas.lan" }] },
                 new RouteRule { Pattern = "*", Upstreams = [new UpstreamOptions { Url = "smtps://smarthost.test" }] },
             ],
-            Jitter = 0, ControlSocket = false,
+            Jitter = 0,
         });
         await h.StartAsync();
         var id = await h.SubmitAsync("a@edge.test", "printer@office.lan", "b@example.com");
@@ -325,7 +325,7 @@ public sealed class SchedulerTests
     {
         await using var h = new RelayHarness(new RelayOptions
         {
-            Upstreams = RelayHarness.Options().Upstreams, Jitter = 0, ControlSocket = false, MaxConnectionsPerRoute = 1,
+            Upstreams = RelayHarness.Options().Upstreams, Jitter = 0, MaxConnectionsPerRoute = 1,
         });
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         h.Upstream.Gate = gate;
@@ -352,7 +352,7 @@ public sealed class SchedulerTests
     {
         await using var h = new RelayHarness(new RelayOptions
         {
-            Upstreams = RelayHarness.Options().Upstreams, Jitter = 0, ControlSocket = false, MaxConnectionsPerRoute = 2, MaxConnections = 8,
+            Upstreams = RelayHarness.Options().Upstreams, Jitter = 0, MaxConnectionsPerRoute = 2, MaxConnections = 8,
         });
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         h.Upstream.Gate = gate;
@@ -376,7 +376,7 @@ public sealed class SchedulerTests
     {
         await using var h = new RelayHarness(new RelayOptions
         {
-            Upstreams = RelayHarness.Options().Upstreams, Jitter = 0, ControlSocket = false,
+            Upstreams = RelayHarness.Options().Upstreams, Jitter = 0,
             MaxMessagesInFlight = 2, MaxConnectionsPerRoute = 8, MaxConnections = 8,
         });
         var ids = Enumerable.Range(0, 12).Select(i => h.Queue.Add("a@edge.test", [$"r{i}@example.com"], notify: false)).ToList();
@@ -411,7 +411,7 @@ public sealed class SchedulerTests
         Assert.Empty(h.Upstream.Sent);
 
         round = h.NextRound(id);
-        Assert.True(h.Relay.ControlRelease(id));
+        Assert.True(h.Relay.Release(id));
         await round;
         Assert.Single(h.Upstream.Sent);
     }
@@ -471,7 +471,7 @@ public sealed class SchedulerEdgeTests
         var round = h.NextRound(id);
         h.Queue.Notify(id);
         await started.Task;
-        Assert.True(h.Relay.ControlDelete(id));
+        Assert.True(h.Relay.Delete(id));
         gate.SetResult();
         await round;
         Assert.Empty(h.Queue.Attempts);
@@ -483,7 +483,7 @@ public sealed class SchedulerEdgeTests
     {
         await using var h = new RelayHarness(new RelayOptions
         {
-            Upstreams = RelayHarness.Options().Upstreams, Jitter = 0, ControlSocket = false, MaxConnectionsPerRoute = 1,
+            Upstreams = RelayHarness.Options().Upstreams, Jitter = 0, MaxConnectionsPerRoute = 1,
         });
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

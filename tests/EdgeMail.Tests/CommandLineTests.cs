@@ -156,7 +156,7 @@ public sealed class QueueListingTests
     [Fact]
     public void A_line_has_id_size_age_sender_recipients_attempts_and_last_error()
     {
-        string line = QueueCommand.FormatLine(Entry(attempts: 2, error: "451 4.3.0 try\r\nlater"), Arrived.AddMinutes(17));
+        string line = QueueCommand.FormatLine(QueueItem.From(Entry(attempts: 2, error: "451 4.3.0 try\r\nlater")), Arrived.AddMinutes(17));
 
         Assert.Equal("01JDXYZ  5120  17m  app@lan  -> a@example.com,b@example.com  attempts=2  last error: 451 4.3.0 try  later", line);
     }
@@ -165,7 +165,7 @@ public sealed class QueueListingTests
     public void The_null_sender_shows_as_angle_brackets_and_a_held_message_says_held()
     {
         Assert.Equal("01JDXYZ  5120  0s  <>  -> a@example.com,b@example.com  attempts=0  held",
-            QueueCommand.FormatLine(Entry(sender: "", held: true), Arrived));
+            QueueCommand.FormatLine(QueueItem.From(Entry(sender: "", held: true)), Arrived));
     }
 
     [Theory]

@@ -1,4 +1,3 @@
-using System.Text;
 using EdgeMail.Cli;
 using EdgeMail.Commands;
 
@@ -33,45 +32,20 @@ public sealed class DeviceServeTests : IDisposable
             above = 80
             to = ["ops@example.com"]
             """);
-        var log = new WatchedWriter("Alert mail queued as");
+        var log = new LogWatch();
         var context = new CliContext { Out = new StringWriter(), Error = log, CurrentDirectory = _dir };
         var stop = new TaskCompletionSource();
 
         // MX delivery off: the alert must stay in the queue to be looked at, not go out to example.com.
         Task<int> serve = ServeCommand.RunAsync(context,
             new ServeCommand.Request(config, ["127.0.0.1:0"], "spool", null, Verbose: false, MxDelivery: false), stop.Task);
-        string queued = await log.Seen.WaitAsync(TimeSpan.FromSeconds(60));
+        await log.WaitForAsync("Alert mail queued as", "cpu-too-hot").WaitAsync(TimeSpan.FromSeconds(60));
         stop.SetResult();
         Assert.Equal(0, await serve.WaitAsync(TimeSpan.FromSeconds(60)));
 
-        Assert.Contains("cpu-too-hot", queued);
         var listing = new StringWriter();
-        Assert.Equal(0, QueueCommand.Run(new CliContext { Out = listing, Error = new StringWriter(), CurrentDirectory = _dir }, null, "spool", json: false, verbose: false));
+        Assert.Equal(0, await QueueCommand.RunAsync(new CliContext { Out = listing, Error = new StringWriter(), CurrentDirectory = _dir }, null, "spool", json: false));
         Assert.Contains("  pi@lan.test  ", listing.ToString());
         Assert.Contains("-> ops@example.com", listing.ToString());
-    }
-
-    /// <summary>Completes <see cref="Seen"/> with the first line that contains the text (the daemon's log, awaited instead of slept on).</summary>
-    private sealed class WatchedWriter(string text) : TextWriter
-    {
-        private readonly StringBuilder _line = new();
-        private readonly TaskCompletionSource<string> _seen = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public Task<string> Seen => _seen.Task;
-        public override Encoding Encoding => Encoding.UTF8;
-
-        public override void Write(char value)
-        {
-            lock (_line)
-            {
-                if (value != '\n')
-                {
-                    _line.Append(value);
-                    return;
-                }
-                string line = _line.ToString();
-                _line.Clear();
-                if (line.Contains(text, StringComparison.Ordinal)) _seen.TrySetResult(line);
-            }
-        }
     }
 }

@@ -50,7 +50,7 @@ public sealed partial class ServeTests : IDisposable
 
         string id = reply["250 2.0.0 Ok: queued as ".Length..].Trim();
         var listing = new StringWriter();
-        Assert.Equal(0, QueueCommand.Run(new CliContext { Out = listing, Error = _err, CurrentDirectory = _dir }, null, "spool", json: false, verbose: false));
+        Assert.Equal(0, await QueueCommand.RunAsync(new CliContext { Out = listing, Error = _err, CurrentDirectory = _dir }, null, "spool", json: false));
         Assert.StartsWith(id + "  ", listing.ToString());
         Assert.Contains("-> rcpt@example.com", listing.ToString());
     }

@@ -6,11 +6,13 @@ namespace EdgeMail.Device.Local;
 /// <summary>
 /// `mailq` / `sendmail -bp` output in the layout Postfix's mailq made familiar (scripts and people parse
 /// it): ID with "!" when held, size, arrival time, sender; then each pending recipient with the last
-/// error above it; a total line at the end.
+/// error above it (for a drop not yet imported, that it waits in the maildrop); a total line at the end.
 /// </summary>
 public static class MailQueueListing
 {
-    public static void Write(IReadOnlyList<QueueEntry> entries, TextWriter output, TimeZoneInfo? zone = null)
+    public const string MaildropNote = "(waiting in maildrop for the daemon)";
+
+    public static void Write(IReadOnlyList<QueueItem> entries, TextWriter output, TimeZoneInfo? zone = null)
     {
         zone ??= TimeZoneInfo.Local;
         if (entries.Count == 0)
@@ -23,15 +25,17 @@ public static class MailQueueListing
         foreach (var e in entries)
         {
             total += e.Size;
-            var arrived = TimeZoneInfo.ConvertTime(e.Envelope.Arrived, zone)
+            var arrived = TimeZoneInfo.ConvertTime(e.Arrived, zone)
                 .ToString("ddd MMM dd HH:mm:ss", CultureInfo.InvariantCulture);
             var id = e.Id + (e.Held ? "!" : "");
-            var sender = e.Envelope.Sender.Length == 0 ? "MAILER-DAEMON" : e.Envelope.Sender;
+            var sender = e.Sender.Length == 0 ? "MAILER-DAEMON" : e.Sender;
             output.WriteLine($"{id,-11} {e.Size,8} {arrived,-20} {sender}");
-            if (e.LastError is { Length: > 0 } error)
+            if (e.Location == QueueListing.Maildrop)
+                output.WriteLine(MaildropNote);
+            else if (e.LastError is { Length: > 0 } error)
                 output.WriteLine($"({OneLine(error)})");
-            foreach (var r in e.Recipients)
-                if (r.Status == RecipientStatus.Pending)
+            foreach (var r in e.RecipientStates)
+                if (r.Status == "pending")
                     output.WriteLine($"{"",41}{r.Address}");
             output.WriteLine();
         }

@@ -5,39 +5,43 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using EdgeMail.Cli;
 using EdgeMail.Config;
-using EdgeMail.Logging;
+using EdgeMail.Hosting;
 using EdgeMail.Spool;
-using Microsoft.Extensions.Logging;
 
 namespace EdgeMail.Commands;
 
 /// <summary>
-/// `edgemail queue`: what is waiting in the spool, like mailq. Reads the spool folder directly, so it
-/// works whether or not the daemon runs. The verbs that change the queue (flush, delete, hold, release)
-/// are its subcommands (<see cref="QueueControlCommands"/>).
+/// `edgemail queue`: what is waiting in the spool, like mailq: the queue, held messages, and drops in maildrop/ that
+/// the daemon has not imported yet (all of them while it is stopped). Asks the running daemon over its socket, or
+/// reads the spool's files without changing anything when none answers. The verbs that change the queue (flush,
+/// delete, hold, release) are its subcommands (<see cref="QueueControlCommands"/>).
 /// </summary>
 public static class QueueCommand
 {
+    /// <summary>How a drop shows in the listing: it is safe on disk, but only a daemon delivers it.</summary>
+    public const string MaildropNote = "maildrop (waiting for the daemon)";
+
     public static Command Create(CliContext context, Option<bool> verbose)
     {
         Option<string> spool = CommonOptions.Spool();
         Option<string> config = CommonOptions.Config();
         Option<bool> json = new("--json")
         {
-            Description = "Print a JSON array (id, sender, recipients, size, arrived, attempts, last_error, ...).",
+            Description = "Print a JSON array (id, sender, recipients, size, arrived, attempts, last_error, location, ...).",
         };
         var command = new Command("queue",
-            "List queued messages: ID, size, age, sender, recipients, attempts, last error (one line each).")
+            "List queued messages: ID, size, age, sender, recipients, attempts, last error (one line each); maildrop drops too.")
         {
             spool, config, json,
         };
-        command.SetAction(result => Run(context,
-            result.GetValue(config), result.GetValue(spool), result.GetValue(json), result.GetValue(verbose)));
+        command.SetAction((result, ct) => RunAsync(context,
+            result.GetValue(config), result.GetValue(spool), result.GetValue(json), ct));
         QueueControlCommands.AddTo(command, context);
         return command;
     }
 
-    public static int Run(CliContext context, string? configFile, string? spoolDirectory, bool json, bool verbose)
+    public static async Task<int> RunAsync(CliContext context, string? configFile, string? spoolDirectory, bool json,
+        CancellationToken ct = default)
     {
         if (!CommonOptions.TryLoadConfig(context, configFile, spoolDirectory, out EdgeMailConfig? config))
             return ExitCodes.Config;
@@ -50,16 +54,10 @@ public static class QueueCommand
             return ExitCodes.NoInput;
         }
 
-        // With the daemon running the spool opens read-only and says so at warning level; for a
-        // listing that is the normal case, so only errors show unless --verbose.
-        var sink = new LogSink(context.Error, verbose ? LogLevel.Debug : LogLevel.Error,
-            LogSink.IsJournald(context.GetEnvironmentVariable("JOURNAL_STREAM")), context.Time);
-        IReadOnlyList<QueueEntry> entries;
+        List<QueueItem> items;
         try
         {
-            using MessageSpool messageSpool = MessageSpool.Open(new SpoolOptions { Directory = config.Spool.Directory },
-                sink.CreateLogger("spool"));
-            entries = messageSpool.List();
+            items = await DaemonClient.ListAsync(config.Spool.Directory, ct);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or SpoolException)
         {
@@ -70,30 +68,30 @@ public static class QueueCommand
         DateTimeOffset now = context.Time.GetUtcNow();
         if (json)
         {
-            var items = entries.Select(e => QueueItem.From(e)).ToList();
             context.Out.WriteLine(JsonSerializer.Serialize(items, QueueJsonContext.Default.ListQueueItem));
         }
         else
         {
-            foreach (QueueEntry entry in entries)
-                context.Out.WriteLine(FormatLine(entry, now));
+            foreach (QueueItem item in items)
+                context.Out.WriteLine(FormatLine(item, now));
         }
         context.Out.Flush();
         return ExitCodes.Ok;
     }
 
-    /// <summary>"ID  SIZE  AGE  SENDER  -> RCPT,RCPT  attempts=N[  held][  last error: TEXT]".</summary>
-    public static string FormatLine(QueueEntry entry, DateTimeOffset now)
+    /// <summary>"ID  SIZE  AGE  SENDER  -> RCPT,RCPT  attempts=N[  held][  maildrop (...)][  last error: TEXT]".</summary>
+    public static string FormatLine(QueueItem item, DateTimeOffset now)
     {
         var line = new StringBuilder(160);
-        line.Append(entry.Id)
-            .Append("  ").Append(entry.Size.ToString(CultureInfo.InvariantCulture))
-            .Append("  ").Append(FormatAge(now - entry.Envelope.Arrived))
-            .Append("  ").Append(entry.Envelope.Sender.Length == 0 ? "<>" : entry.Envelope.Sender)
-            .Append("  -> ").Append(string.Join(',', entry.Envelope.Recipients))
-            .Append("  attempts=").Append(entry.Attempts.ToString(CultureInfo.InvariantCulture));
-        if (entry.Held) line.Append("  held");
-        if (!string.IsNullOrEmpty(entry.LastError)) line.Append("  last error: ").Append(OneLine(entry.LastError));
+        line.Append(item.Id)
+            .Append("  ").Append(item.Size.ToString(CultureInfo.InvariantCulture))
+            .Append("  ").Append(FormatAge(now - item.Arrived))
+            .Append("  ").Append(item.Sender.Length == 0 ? "<>" : item.Sender)
+            .Append("  -> ").Append(string.Join(',', item.Recipients))
+            .Append("  attempts=").Append(item.Attempts.ToString(CultureInfo.InvariantCulture));
+        if (item.Held) line.Append("  held");
+        if (item.Location == QueueListing.Maildrop) line.Append("  ").Append(MaildropNote);
+        if (!string.IsNullOrEmpty(item.LastError)) line.Append("  last error: ").Append(OneLine(item.LastError));
         return line.ToString();
     }
 
@@ -109,43 +107,6 @@ public static class QueueCommand
 
     private static string OneLine(string text) => text.Replace('\r', ' ').Replace('\n', ' ');
 }
-
-/// <summary>One message in `queue --json`. The contract: id, sender, recipients, size, arrived (ISO 8601).</summary>
-public sealed record QueueItem(
-    string Id,
-    string Sender,
-    IReadOnlyList<string> Recipients,
-    long Size,
-    DateTimeOffset Arrived,
-    int Attempts,
-    string? LastError,
-    DateTimeOffset? NextAttempt,
-    bool Held,
-    IReadOnlyList<QueueRecipient> RecipientStates,
-    string ClientAddress,
-    string Helo)
-{
-    public static QueueItem From(QueueEntry e) => new(
-        e.Id,
-        e.Envelope.Sender,
-        e.Envelope.Recipients,
-        e.Size,
-        e.Envelope.Arrived.ToUniversalTime(),
-        e.Attempts,
-        e.LastError,
-        e.NextAttempt?.ToUniversalTime(),
-        e.Held,
-        e.Recipients.Select(r => new QueueRecipient(r.Address, r.Status switch
-        {
-            RecipientStatus.Delivered => "delivered",
-            RecipientStatus.Failed => "failed",
-            _ => "pending",
-        }, r.LastReply)).ToList(),
-        e.Envelope.ClientAddress,
-        e.Envelope.Helo);
-}
-
-public sealed record QueueRecipient(string Address, string Status, string? LastReply);
 
 // Source-generated: no reflection in the AOT binary. snake_case to match the config file's keys.
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]

@@ -2,31 +2,29 @@ using System.CommandLine;
 using EdgeMail.Cli;
 using EdgeMail.Config;
 using EdgeMail.Device.Local;
-using EdgeMail.Relay;
+using EdgeMail.Hosting;
 
 namespace EdgeMail.Commands;
 
 /// <summary>
 /// `edgemail queue flush | delete ID | hold ID | release ID`: the verbs that change the queue. Each asks
-/// the running daemon over its control socket (so its scheduler sees the change at once) and acts on
-/// the spool directly when no daemon answers (QueueControl decides which).
+/// the running daemon over its socket (so its scheduler sees the change at once) and acts on the spool
+/// directly when no daemon answers (<see cref="DaemonClient"/> decides which).
 /// </summary>
 public static class QueueControlCommands
 {
-    public enum QueueVerb { Flush, Delete, Hold, Release }
-
     // The verbs in one table: name, whether it takes an ID, help text.
-    private static readonly (QueueVerb Verb, string Name, bool TakesId, string Help)[] Verbs =
+    private static readonly (DaemonVerb Verb, string Name, bool TakesId, string Help)[] Verbs =
     [
-        (QueueVerb.Flush, "flush", false, "Retry every queued message now (asks the running daemon; without one there is nothing to do)."),
-        (QueueVerb.Delete, "delete", true, "Remove a message from the queue without delivering it or bouncing it."),
-        (QueueVerb.Hold, "hold", true, "Keep a message in the queue but stop delivering it until it is released."),
-        (QueueVerb.Release, "release", true, "Deliver a held message again."),
+        (DaemonVerb.Flush, "flush", false, "Retry every queued message now (asks the running daemon; without one there is nothing to do)."),
+        (DaemonVerb.Delete, "delete", true, "Remove a message from the queue without delivering it or bouncing it."),
+        (DaemonVerb.Hold, "hold", true, "Keep a message in the queue but stop delivering it until it is released."),
+        (DaemonVerb.Release, "release", true, "Deliver a held message again."),
     ];
 
     public static void AddTo(Command queue, CliContext context)
     {
-        foreach ((QueueVerb verb, string name, bool takesId, string help) in Verbs)
+        foreach ((DaemonVerb verb, string name, bool takesId, string help) in Verbs)
         {
             Option<string> spool = CommonOptions.Spool();
             Option<string> config = CommonOptions.Config();
@@ -43,7 +41,7 @@ public static class QueueControlCommands
         }
     }
 
-    public static async Task<int> RunAsync(CliContext context, QueueVerb verb, string? id, string? configFile, string? spoolDirectory,
+    public static async Task<int> RunAsync(CliContext context, DaemonVerb verb, string? id, string? configFile, string? spoolDirectory,
         CancellationToken cancellationToken = default)
     {
         if (!CommonOptions.TryLoadConfig(context, configFile, spoolDirectory, out EdgeMailConfig? config))
@@ -59,13 +57,7 @@ public static class QueueControlCommands
         QueueControlResult result;
         try
         {
-            result = verb switch
-            {
-                QueueVerb.Flush => await QueueControl.FlushAsync(directory, cancellationToken),
-                QueueVerb.Delete => await QueueControl.DeleteAsync(directory, id!, cancellationToken),
-                QueueVerb.Hold => await QueueControl.HoldAsync(directory, id!, cancellationToken),
-                _ => await QueueControl.ReleaseAsync(directory, id!, cancellationToken),
-            };
+            result = await DaemonClient.ControlAsync(directory, verb, id, cancellationToken);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException
                                       or OperationCanceledException)

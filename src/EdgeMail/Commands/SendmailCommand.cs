@@ -4,7 +4,7 @@ using System.CommandLine;
 using EdgeMail.Cli;
 using EdgeMail.Config;
 using EdgeMail.Device.Local;
-using EdgeMail.Relay;
+using EdgeMail.Hosting;
 using EdgeMail.Spool;
 
 namespace EdgeMail.Commands;
@@ -57,7 +57,7 @@ public static class SendmailCommand
         switch (options.Mode)
         {
             case SendmailMode.ListQueue:
-                return ListQueue(context, invokedAs, spool);
+                return await ListQueueAsync(context, invokedAs, spool, cancellationToken);
             case SendmailMode.Flush:
                 return await FlushAsync(context, invokedAs, spool, cancellationToken);
             case SendmailMode.Smtp:
@@ -124,15 +124,15 @@ public static class SendmailCommand
         };
     }
 
-    private static int ListQueue(CliContext context, string invokedAs, string spool)
+    private static async Task<int> ListQueueAsync(CliContext context, string invokedAs, string spool, CancellationToken cancellationToken)
     {
         if (!Directory.Exists(spool))
             return Fail(context, invokedAs, $"no spool folder at {spool}", ExitCodes.NoInput);
-        IReadOnlyList<QueueEntry> entries;
+        List<QueueItem> entries;
         try
         {
-            // Reads the files without opening the spool: no lock, so it works beside a running daemon.
-            entries = MessageSpool.ReadQueue(spool);
+            // The daemon's listing, or the spool's files read without opening the spool (no lock, nothing imported).
+            entries = await DaemonClient.ListAsync(spool, cancellationToken);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or SpoolException)
         {
@@ -150,7 +150,7 @@ public static class SendmailCommand
         QueueControlResult result;
         try
         {
-            result = await QueueControl.FlushAsync(spool, cancellationToken);
+            result = await DaemonClient.ControlAsync(spool, DaemonVerb.Flush, null, cancellationToken);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException
                                       or OperationCanceledException)

@@ -1,17 +1,18 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text;
 using EdgeMail.Cli;
 using EdgeMail.Config;
 using EdgeMail.Hosting;
-using EdgeMail.Logging;
+using EdgeMail.Relay;
 using EdgeMail.Spool;
-using Microsoft.Extensions.Logging;
 
 namespace EdgeMail.Commands;
 
 /// <summary>
 /// `edgemail status`: is the daemon up, and how are the queue, the routes, the LEDs and the sensors. Asks the
-/// daemon over its status socket when it runs; otherwise reads the spool (queue only) and says the daemon is down.
+/// daemon over its socket when it runs; otherwise reads the spool's files (queue and maildrop only, nothing changed)
+/// and says the daemon is down.
 /// Exit 0 when the daemon runs, 3 when it does not (as `systemctl status` and LSB init scripts do).
 /// </summary>
 public static class StatusCommand
@@ -29,29 +30,28 @@ public static class StatusCommand
             spool, config, json,
         };
         command.SetAction((result, ct) => RunAsync(context, result.GetValue(config), result.GetValue(spool),
-            result.GetValue(json), result.GetValue(verbose), ct));
+            result.GetValue(json), ct));
         return command;
     }
 
-    public static async Task<int> RunAsync(CliContext context, string? configFile, string? spoolDirectory, bool json, bool verbose,
+    public static async Task<int> RunAsync(CliContext context, string? configFile, string? spoolDirectory, bool json,
         CancellationToken ct = default)
     {
         if (!CommonOptions.TryLoadConfig(context, configFile, spoolDirectory, out EdgeMailConfig? config))
             return ExitCodes.Config;
 
         string dir = config.Spool.Directory;
-        StatusReport? report = Directory.Exists(dir) ? await StatusReports.AskDaemonAsync(dir, ct).ConfigureAwait(false) : null;
+        StatusReport? report = Directory.Exists(dir) ? await DaemonClient.StatusAsync(dir, ct).ConfigureAwait(false) : null;
         if (report is null)
         {
             report = new StatusReport { Daemon = false, Spool = dir };
             if (Directory.Exists(dir))
             {
-                var sink = new LogSink(context.Error, verbose ? LogLevel.Debug : LogLevel.Error,
-                    LogSink.IsJournald(context.GetEnvironmentVariable("JOURNAL_STREAM")), context.Time);
                 try
                 {
-                    using MessageSpool messageSpool = MessageSpool.Open(new SpoolOptions { Directory = dir }, sink.CreateLogger("spool"));
-                    StatusReports.FillQueue(report, messageSpool.List(), config.Relay.Upstream, context.Time.GetUtcNow());
+                    // Read, not opened: a status look must not run recovery or import the maildrop in the daemon's place.
+                    IReadOnlyList<QueueEntry> drops = QueueListing.ReadMaildrop(dir);
+                    StatusReports.FillQueue(report, MessageSpool.ReadQueue(dir), drops.Count, context.Time.GetUtcNow());
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException or SpoolException)
                 {
@@ -76,11 +76,12 @@ public static class StatusCommand
         o.WriteLine("spool: " + r.Spool);
         QueueSummary q = r.Queue;
         o.WriteLine(string.Create(c, $"queue: {q.Depth} message(s), {q.Deferred} deferred, {q.Held} held")
-            + (q.OldestAgeSeconds is { } age ? ", oldest " + Age(age) : ""));
-        foreach (RouteResult route in r.Routes)
-            o.WriteLine($"route {route.Route}: {route.LastResult ?? "ok"}");
-        foreach (UpstreamHealth u in r.Upstreams)
-            o.WriteLine($"upstream {u.Url}: {(u.Failing ? "failing" : "ok")}");
+            + (q.OldestAgeSeconds is { } age ? ", oldest " + Age(age) : "")
+            + (q.Maildrop > 0 ? string.Create(c, $"; {q.Maildrop} in maildrop waiting for the daemon") : ""));
+        foreach (RouteHealthEntry route in r.Routes)
+            o.WriteLine(RouteLine(route));
+        if (r.UpstreamFailing == true)
+            o.WriteLine("upstream: failing (the error LED is on)");
         foreach (LedStatus led in r.Leds)
             o.WriteLine($"led {led.Role}: {led.Pattern}{(led.Lit ? " (lit)" : "")}");
         foreach (SensorReading s in r.Sensors)
@@ -88,6 +89,27 @@ public static class StatusCommand
         foreach (string alert in r.Alerts)
             o.WriteLine("alert: " + alert);
     }
+
+    /// <summary>"route NAME (HOSTS): ok | failing since T (N attempts) | never tried[, last RESULT T via HOST: REPLY]".</summary>
+    internal static string RouteLine(RouteHealthEntry route)
+    {
+        var line = new StringBuilder("route ").Append(route.Route);
+        if (route.Hosts.Length > 0) line.Append(" (").Append(route.Hosts).Append(')');
+        line.Append(": ");
+        if (route.LastAttempt is not { } last) return line.Append("never tried").ToString();
+        int n = route.ConsecutiveFailures;
+        if (n > 0)
+            line.Append("failing since ").Append(Time(route.FailingSince ?? last)).Append(" (").Append(n.ToString(CultureInfo.InvariantCulture))
+                .Append(n == 1 ? " attempt)" : " attempts)");
+        else
+            line.Append("ok");
+        line.Append(", last ").Append(route.LastResult).Append(' ').Append(Time(last));
+        if (route.Host is not null) line.Append(" via ").Append(route.Host);
+        if (route.LastReply is not null) line.Append(": ").Append(route.LastReply);
+        return line.ToString();
+    }
+
+    private static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
     private static string Age(long seconds) => seconds switch
     {

@@ -17,8 +17,8 @@ namespace EdgeMail.Hosting;
 
 /// <summary>
 /// The running daemon, started in dependency order and stopped in reverse:
-/// spool → server options (certificate, users, policy, limits) → listeners → relay (+ control socket) →
-/// device (LEDs, sensors, alerts) → spool watch (LED state, maildrop) → status socket → "listening on" → READY=1.
+/// spool → server options (certificate, users, policy, limits) → listeners → relay → device (LEDs, sensors,
+/// alerts) → spool watch (LED state, maildrop) → daemon socket (queue control, listing, status) → "listening on" → READY=1.
 /// Every step that can fail for a reason the operator can fix exits with its sysexits code before the
 /// "listening on" lines, so a supervisor never sees a half-started daemon as ready.
 /// </summary>
@@ -135,13 +135,23 @@ internal sealed class Daemon(CliContext context, EdgeMailConfig config, LogSink 
             else _log.LogWarning("no [relay] upstream, no route and mx_delivery = false: mail is accepted and stays queued");
 
             var state = new DeviceState();
+            if (relay is not null)
+            {
+                // The error LED's "upstream failing" comes from the relay's own per-route table (a route whose last
+                // attempt was deferred). The event fires on a flip; the handler reads the current value, so two flips
+                // close together cannot leave it stale.
+                RouteHealth health = relay.Health;
+                state.UpstreamFailing = health.AnyFailing;
+                health.FailingChanged += () => state.UpstreamFailing = health.AnyFailing;
+            }
             DeviceHost device = DeviceHost.Start(Composition.Device(config, options.HostName), spool, state, context.Time, sink.CreateLogger("device"));
             var watch = new SpoolWatch(spool, state, sink.CreateLogger("maildrop"), context.Time);
-            StatusServer? status = null;
+            DaemonSocketServer? socket = null;
             try
             {
             watch.Start();
             string[] upstreams = [.. config.Relay.Upstream];
+            string spoolDirectory = config.Spool.Directory;
             StatusReport Report()
             {
                 var report = new StatusReport
@@ -153,11 +163,46 @@ internal sealed class Daemon(CliContext context, EdgeMailConfig config, LogSink 
                     UptimeSeconds = (long)(context.Time.GetUtcNow() - started).TotalSeconds,
                     Spool = config.Spool.Directory,
                 };
-                StatusReports.FillQueue(report, spool.List(), upstreams, context.Time.GetUtcNow());
+                StatusReports.FillQueue(report, spool.List(), QueueListing.ReadMaildrop(spoolDirectory).Count, context.Time.GetUtcNow());
+                if (relay is not null) report.Routes = [.. relay.Health.Snapshot()];
+                report.UpstreamFailing = state.UpstreamFailing;
                 StatusReports.FillDevice(report, device.Status());
                 return report;
             }
-            status = new StatusServer(config.Spool.Directory, Report, _log);
+            // The socket's requests, answered by the relay when it runs (so its schedule sees the change at once) and
+            // by the spool alone when nothing is delivered.
+            DaemonReply Handle(DaemonVerb verb, string? id)
+            {
+                switch (verb)
+                {
+                    case DaemonVerb.Flush:
+                        if (relay is null) return new DaemonReply(true, "nothing to flush: this daemon does not deliver (no upstream, no route, mx_delivery = false)");
+                        relay.Flush();
+                        return new DaemonReply(true, "flushing");
+                    case DaemonVerb.Delete:
+                        return Done(relay?.Delete(id!) ?? spool.Delete(id!), id!, "deleted");
+                    case DaemonVerb.Hold:
+                        return Done(relay?.Hold(id!) ?? spool.Hold(id!), id!, "held");
+                    case DaemonVerb.Release:
+                        return Done(relay?.Release(id!) ?? spool.Release(id!), id!, "released");
+                    case DaemonVerb.List:
+                        // The maildrop first: a drop imported in between is then listed once, as queued.
+                        IReadOnlyList<QueueEntry> drops = QueueListing.ReadMaildrop(spoolDirectory);
+                        return new DaemonReply(true, "", messages: QueueListing.Merge(spool.List(), drops));
+                    default:
+                        return new DaemonReply(true, "", status: Report());
+                }
+            }
+            try
+            {
+                socket = new DaemonSocketServer(spoolDirectory, Handle, _log);
+            }
+            catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException)
+            {
+                // E.g. a spool path longer than a Unix socket address allows (108 bytes).
+                context.Fail($"cannot create the daemon socket {Path.Combine(spoolDirectory, DaemonProtocol.SocketName)}: {e.Message}");
+                return ExitCodes.OsError;
+            }
 
             // The one stdout contract: a line per bound endpoint, flushed, before anything else is
             // printed there. Tests and scripts wait for it instead of sleeping.
@@ -180,9 +225,9 @@ internal sealed class Daemon(CliContext context, EdgeMailConfig config, LogSink 
             }
             finally
             {
-                // Reverse order: the status socket, the watch and the device first; then (below) the relay
+                // Reverse order: the daemon socket, the watch and the device first; then (below) the relay
                 // finishes its rounds and the listener lets sessions in progress finish.
-                if (status is not null) await status.DisposeAsync().ConfigureAwait(false);
+                if (socket is not null) await socket.DisposeAsync().ConfigureAwait(false);
                 await watch.DisposeAsync().ConfigureAwait(false);
                 await device.DisposeAsync().ConfigureAwait(false);
             }
@@ -200,6 +245,8 @@ internal sealed class Daemon(CliContext context, EdgeMailConfig config, LogSink 
         }
         return ExitCodes.Ok;
     }
+
+    private static DaemonReply Done(bool ok, string id, string done) => new(ok, DaemonProtocol.Outcome(ok, id, done));
 }
 
 internal sealed class NoRelay : IAsyncDisposable

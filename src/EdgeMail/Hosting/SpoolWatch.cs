@@ -118,7 +118,6 @@ public sealed class SpoolWatch : IAsyncDisposable
         _state.QueueDepth = counts.Total;
         _state.DeferredCount = counts.Deferred;
         _state.Delivering = counts.Due > 0;
-        _state.UpstreamFailing = counts.Failing > 0;
     }
 
     public async ValueTask DisposeAsync()

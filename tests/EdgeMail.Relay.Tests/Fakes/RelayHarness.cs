@@ -31,7 +31,6 @@ internal sealed class RelayHarness : IAsyncDisposable
         Upstreams = (upstreams.Length == 0 ? ["smtp://smarthost.test"] : upstreams).Select(u => new UpstreamOptions { Url = u }).ToList(),
         Jitter = 0,
         HeloName = "edge.test",
-        ControlSocket = false,
     };
 
     public Task StartAsync() => Relay.StartAsync();
