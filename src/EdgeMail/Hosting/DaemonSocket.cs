@@ -172,11 +172,14 @@ internal sealed class DaemonSocketServer : IAsyncDisposable
             await using var stream = new NetworkStream(client, ownsSocket: false);
             await stream.WriteAsync(Encoding.UTF8.GetBytes((reply.Ok ? "OK" : "ERR") + (reply.Text.Length > 0 ? " " + reply.Text.ReplaceLineEndings(" ") : "") + "\n"), timeout.Token)
                 .ConfigureAwait(false);
-            // Streamed, not built as one string: a long queue listing must not become a spike in the daemon's memory.
+            // Streamed in chunks, not built as one string: a long queue listing must not become a spike in the daemon's
+            // memory. Synchronous on purpose, bounded by the send timeout: SerializeAsync compiles an async state
+            // machine per JSON value type (~60 KB of the binary's 10 MiB budget) for an administrator's occasional request.
+            client.SendTimeout = (int)ClientTimeout.TotalMilliseconds;
             if (reply.Messages is not null)
-                await JsonSerializer.SerializeAsync(stream, reply.Messages, QueueJsonContext.Default.ListQueueItem, timeout.Token).ConfigureAwait(false);
+                JsonSerializer.Serialize(stream, reply.Messages, QueueJsonContext.Default.ListQueueItem);
             else if (reply.Status is not null)
-                await JsonSerializer.SerializeAsync(stream, reply.Status, StatusJsonContext.Default.StatusReport, timeout.Token).ConfigureAwait(false);
+                JsonSerializer.Serialize(stream, reply.Status, StatusJsonContext.Default.StatusReport);
             client.Shutdown(SocketShutdown.Send);
         }
         catch (Exception e) when (e is OperationCanceledException or SocketException or IOException or ObjectDisposedException)
