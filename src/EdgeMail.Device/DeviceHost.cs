@@ -48,8 +48,11 @@ public sealed class DeviceHost : IAsyncDisposable
         foreach (var s in options.Sensors)
             if (!names.Add(s.Name))
                 errors.Add($"sensors: the name \"{s.Name}\" is used twice");
-        foreach (var g in options.Leds.Leds.GroupBy(l => l.Role).Where(g => g.Count() > 1))
-            errors.Add($"leds: {g.Key} is configured twice");
+        var roles = new HashSet<LedRole>();
+        var twice = new HashSet<LedRole>();
+        foreach (var led in options.Leds.Leds)
+            if (!roles.Add(led.Role) && twice.Add(led.Role))
+                errors.Add($"leds: {led.Role} is configured twice");
         if (options.Alerts is { } a)
             errors.AddRange(AlertEngine.Validate(a, names));
         return errors;

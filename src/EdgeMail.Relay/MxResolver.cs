@@ -107,13 +107,15 @@ internal sealed class MxResolver : ITargetResolver
         }
         else
         {
-            hosts = records
-                .GroupBy(r => r.Preference)
-                .OrderBy(g => g.Key)
-                .SelectMany(g => g.OrderBy(_ => _random.Next()))
-                .Select(r => r.Exchange.Value.TrimEnd('.'))
-                .Take(MaxMxHosts)
-                .ToList();
+            // By preference, random among equals (RFC 5321 §5.1): shuffle, then a stable sort by preference.
+            var shuffled = records.ToArray();
+            _random.Shuffle(shuffled);
+            hosts = [];
+            foreach (var r in shuffled.OrderBy(r => r.Preference))
+            {
+                if (hosts.Count == MaxMxHosts) break;
+                hosts.Add(r.Exchange.Value.TrimEnd('.'));
+            }
         }
 
         var targets = new List<DeliveryTarget>();

@@ -682,15 +682,27 @@ public sealed class RelayService : IAsyncDisposable
     private void LogOutcomes(Route route, string id, List<RecipientOutcome> outcomes, TimeSpan age)
     {
         Health.Record(route, outcomes, _time.GetUtcNow());
-        foreach (var g in outcomes.GroupBy(o => (o.Status, o.Relay, o.Dsn, o.Reply)))
+        // One line per distinct outcome (status, relay, DSN, reply), its recipients together, in order of first appearance.
+        var done = new bool[outcomes.Count];
+        for (int i = 0; i < outcomes.Count; i++)
         {
-            var status = g.Key.Status switch
+            if (done[i]) continue;
+            RecipientOutcome first = outcomes[i];
+            var addresses = new List<string>();
+            for (int j = i; j < outcomes.Count; j++)
+            {
+                RecipientOutcome o = outcomes[j];
+                if (done[j] || o.Status != first.Status || o.Relay != first.Relay || o.Dsn != first.Dsn || o.Reply != first.Reply) continue;
+                done[j] = true;
+                addresses.Add(o.Address);
+            }
+            var status = first.Status switch
             {
                 RecipientStatus.Delivered => "sent",
                 RecipientStatus.Failed => "bounced",
                 _ => "deferred",
             };
-            DeliveryLog.Write(_log, DeliveryLog.Line(id, g.Select(o => o.Address), g.Key.Relay, age, g.Key.Dsn, status, g.Key.Reply), status);
+            DeliveryLog.Write(_log, DeliveryLog.Line(id, addresses, first.Relay, age, first.Dsn, status, first.Reply), status);
         }
     }
 

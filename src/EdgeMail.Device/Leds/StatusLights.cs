@@ -99,7 +99,12 @@ public sealed class StatusLights : IDisposable
     public IReadOnlyList<(LedRole Role, LedPattern Pattern, bool Lit)> Snapshot()
     {
         lock (_lock)
-            return _lights.Select(l => (l.Config.Role, l.Pattern, l.Written ?? false)).ToArray();
+        {
+            var lights = new (LedRole Role, LedPattern Pattern, bool Lit)[_lights.Count];
+            for (int i = 0; i < lights.Length; i++)
+                lights[i] = (_lights[i].Config.Role, _lights[i].Pattern, _lights[i].Written ?? false);
+            return lights;
+        }
     }
 
     /// <summary>Sets every light for the current time; returns the time until the next change
