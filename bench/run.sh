@@ -403,7 +403,7 @@ size_of() { [ -e "$1" ] && stat -c %s "$1" || echo ""; }
 SIZES="$(uname -m) (tested): $(size_of "$BIN") B"
 for rid in linux-x64 linux-arm64; do
   case $rid in linux-x64) f=${BENCH_X64:-$ROOT/artifacts/$rid/edgemail} ;; *) f=${BENCH_ARM64:-$ROOT/artifacts/$rid/edgemail} ;; esac
-  [ -e "$f" ] && [ "$(readlink -f "$f")" != "$BIN" ] && SIZES+="; $rid: $(size_of "$f") B"
+  [ -e "$f" ] && [ "$(readlink -f "$f")" != "$BIN" ] && SIZES+="; $rid: $(size_of "$f") B (artifact published $(date -u -r "$f" "+%H:%M UTC"))"
 done
 DISK_DEV=$(df --output=source "$WORK" | tail -1)
 DISK_FS=$(df --output=fstype "$WORK" | tail -1)
