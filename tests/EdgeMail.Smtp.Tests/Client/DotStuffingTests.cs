@@ -64,19 +64,7 @@ public sealed class DotStuffingTests
         expected = (expected.StartsWith('.') ? "." : "") + expected + ".\r\n";
         var source = new ChunkedStream(message, block);
 
-        var (_, server, _) = await ScriptedServer.RunAsync("""
-            S: 220 mx.test
-            C: EHLO client.test
-            S: 250 mx.test
-            C: MAIL FROM:<a@lan>
-            S: 250 ok
-            C: RCPT TO:<b@x.test>
-            S: 250 ok
-            C: DATA
-            S: 354 go
-            C: <data>
-            S: 250 ok
-            """, Feed.Whole, async stream =>
+        var (_, server, _) = await ScriptedServer.RunAsync(Transcript.OneMessageWithoutExtensions, Feed.Whole, async stream =>
         {
             await using var s = await ScriptedServer.ConnectAsync(stream, ScriptedServer.Options(bufferSize: 16));
             return await s.SendAsync("a@lan", ["b@x.test"], source, message.Length, false, false, CancellationToken.None);
@@ -91,19 +79,7 @@ public sealed class DotStuffingTests
     {
         var line = Encoding.ASCII.GetBytes(".0123456789abcdefghijklmnopqrstuvwxyz\r\n");
         var message = Enumerable.Repeat(line, 20_000).SelectMany(l => l).ToArray();   // ~780 KB
-        var (_, server, client) = await ScriptedServer.RunAsync("""
-            S: 220 mx.test
-            C: EHLO client.test
-            S: 250 mx.test
-            C: MAIL FROM:<a@lan>
-            S: 250 ok
-            C: RCPT TO:<b@x.test>
-            S: 250 ok
-            C: DATA
-            S: 354 go
-            C: <data>
-            S: 250 ok
-            """, Feed.Whole, async stream =>
+        var (_, server, client) = await ScriptedServer.RunAsync(Transcript.OneMessageWithoutExtensions, Feed.Whole, async stream =>
         {
             await using var s = await ScriptedServer.ConnectAsync(stream);
             return await s.SendAsync("a@lan", ["b@x.test"], new MemoryStream(message), message.Length, false, false, CancellationToken.None);

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using EdgeMail.Smtp.Client;
+using EdgeMail.Smtp.Tests.Client.Support;
 
 namespace EdgeMail.Smtp.Tests.Client;
 
@@ -64,16 +64,8 @@ public sealed class RealUpstreamTests
         var dir = Directory.CreateTempSubdirectory("edgemail-smtpc-aiosmtpd-");
         try
         {
-            using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-            var request = new CertificateRequest("CN=upstream.test", key, HashAlgorithmName.SHA256);
-            var san = new SubjectAlternativeNameBuilder();
-            san.AddDnsName("upstream.test");
-            request.CertificateExtensions.Add(san.Build());
-            using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
-            var certFile = Path.Combine(dir.FullName, "cert.pem");
-            var keyFile = Path.Combine(dir.FullName, "key.pem");
-            await File.WriteAllTextAsync(certFile, cert.ExportCertificatePem());
-            await File.WriteAllTextAsync(keyFile, key.ExportPkcs8PrivateKeyPem());
+            using var cert = TestCertificate.SelfSigned("upstream.test");
+            var (certFile, keyFile) = await TestCertificate.WritePemAsync(cert, dir);
             var inbox = dir.CreateSubdirectory("inbox");
 
             await using var upstream = await Upstream.StartAsync(inbox, "--cert", certFile, "--key", keyFile,
@@ -118,13 +110,8 @@ public sealed class RealUpstreamTests
         var dir = Directory.CreateTempSubdirectory("edgemail-smtpc-aiosmtpd-");
         try
         {
-            using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-            var request = new CertificateRequest("CN=upstream.test", key, HashAlgorithmName.SHA256);
-            using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
-            var certFile = Path.Combine(dir.FullName, "cert.pem");
-            var keyFile = Path.Combine(dir.FullName, "key.pem");
-            await File.WriteAllTextAsync(certFile, cert.ExportCertificatePem());
-            await File.WriteAllTextAsync(keyFile, key.ExportPkcs8PrivateKeyPem());
+            using var cert = TestCertificate.SelfSigned("upstream.test");
+            var (certFile, keyFile) = await TestCertificate.WritePemAsync(cert, dir);
 
             await using var upstream = await Upstream.StartAsync(dir.CreateSubdirectory("inbox"), "--cert", certFile, "--key", keyFile,
                 "--user", "relay@lan", "--password", "s3cret");

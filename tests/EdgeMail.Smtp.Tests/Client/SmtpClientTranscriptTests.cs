@@ -7,10 +7,7 @@ namespace EdgeMail.Smtp.Tests.Client;
 /// <summary>The client against scripted servers, each reply fed whole, line by line and byte by byte.</summary>
 public sealed class SmtpClientTranscriptTests
 {
-    private const string Greeting = """
-        S: 220 mx.test ESMTP ready
-        C: EHLO client.test
-        """;
+    private const string Greeting = Transcript.Greeting;
 
     private const string Ehlo = Greeting + "\n" + """
         S: 250-mx.test greets client.test
@@ -29,6 +26,15 @@ public sealed class SmtpClientTranscriptTests
         message ??= Message;
         return s.SendAsync(from, to, new MemoryStream(message), size ?? message.Length, eightBit, smtpUtf8, CancellationToken.None);
     }
+
+    /// <summary>Plays <paramref name="script"/> against a client that connects and sends one message.</summary>
+    private static Task<(SmtpDeliveryResult Result, ScriptedServer Server, DuplexStream ClientEnd)> SendOneAsync(
+        string script, Feed feed, string from, string[] to, byte[]? message = null, bool eightBit = false, bool smtpUtf8 = false, long? size = null) =>
+        ScriptedServer.RunAsync(script, feed, async stream =>
+        {
+            await using var s = await ScriptedServer.ConnectAsync(stream);
+            return await Send(s, from, to, message, eightBit, smtpUtf8, size);
+        });
 
     [Theory, InlineData(Feed.Whole), InlineData(Feed.Line), InlineData(Feed.Byte)]
     public async Task Pipelining_sends_MAIL_and_every_RCPT_in_one_write_then_streams_DATA(Feed feed)
@@ -96,11 +102,7 @@ public sealed class SmtpClientTranscriptTests
             S: 250 ok
             C: RCPT TO:<b@x.test>
             S: 250 ok
-            C: DATA
-            S: 354 go
-            C: <data>
-            S: 250 ok
-            """, feed, async stream =>
+            """ + "\n" + Transcript.DataAccepted, feed, async stream =>
         {
             await using var s = await ScriptedServer.ConnectAsync(stream);
             Assert.Equal(SmtpExtensions.None, s.Capabilities.Extensions);
@@ -114,7 +116,7 @@ public sealed class SmtpClientTranscriptTests
     [Theory, InlineData(Feed.Whole), InlineData(Feed.Line), InlineData(Feed.Byte)]
     public async Task Each_recipient_is_classified_on_its_own_452_deferred_550_failed_250_sent(Feed feed)
     {
-        var (result, _, _) = await ScriptedServer.RunAsync(Ehlo + "\n" + """
+        var (result, _, _) = await SendOneAsync(Ehlo + "\n" + """
             C: MAIL FROM:<a@lan> SIZE=22
             C: RCPT TO:<ok@x.test>
             C: RCPT TO:<full@x.test>
@@ -128,11 +130,7 @@ public sealed class SmtpClientTranscriptTests
             S: 354 go
             C: <data>
             S: 250 2.0.0 queued
-            """, feed, async stream =>
-        {
-            await using var s = await ScriptedServer.ConnectAsync(stream);
-            return await Send(s, "a@lan", ["ok@x.test", "full@x.test", "gone@x.test"]);
-        });
+            """, feed, "a@lan", ["ok@x.test", "full@x.test", "gone@x.test"]);
 
         Assert.Equal([DeliveryClass.Sent, DeliveryClass.Deferred, DeliveryClass.Failed], result.Recipients.Select(r => r.Class));
         Assert.Equal(new SmtpReply(452, "4.2.2", "mailbox full"), result.Recipients[1].Reply);
@@ -142,7 +140,7 @@ public sealed class SmtpClientTranscriptTests
     [Theory, InlineData(451, DeliveryClass.Deferred), InlineData(554, DeliveryClass.Failed)]
     public async Task The_reply_to_the_end_of_data_decides_every_accepted_recipient(int code, DeliveryClass expected)
     {
-        var (result, _, _) = await ScriptedServer.RunAsync(Ehlo + "\n" + $"""
+        var (result, _, _) = await SendOneAsync(Ehlo + "\n" + $"""
             C: MAIL FROM:<a@lan> SIZE=22
             C: RCPT TO:<b@x.test>
             C: RCPT TO:<c@x.test>
@@ -153,11 +151,7 @@ public sealed class SmtpClientTranscriptTests
             S: 354 go
             C: <data>
             S: {code} {code / 100}.3.0 something
-            """, Feed.Line, async stream =>
-        {
-            await using var s = await ScriptedServer.ConnectAsync(stream);
-            return await Send(s, "a@lan", ["b@x.test", "c@x.test"]);
-        });
+            """, Feed.Line, "a@lan", ["b@x.test", "c@x.test"]);
 
         Assert.Equal(expected, result.Recipients[0].Class);
         Assert.Equal(DeliveryClass.Failed, result.Recipients[1].Class);
@@ -178,11 +172,7 @@ public sealed class SmtpClientTranscriptTests
             C: RCPT TO:<b@x.test>
             S: 250 ok
             S: 250 ok
-            C: DATA
-            S: 354 go
-            C: <data>
-            S: 250 ok
-            """, Feed.Whole, async stream =>
+            """ + "\n" + Transcript.DataAccepted, Feed.Whole, async stream =>
         {
             await using var s = await ScriptedServer.ConnectAsync(stream);
             var first = await Send(s, "a@lan", ["b@x.test", "c@x.test"]);
@@ -209,11 +199,7 @@ public sealed class SmtpClientTranscriptTests
             C: RCPT TO:<c@x.test>
             S: 250 ok
             S: 250 ok
-            C: DATA
-            S: 354 go
-            C: <data>
-            S: 250 ok
-            """, Feed.Line, async stream =>
+            """ + "\n" + Transcript.DataAccepted, Feed.Line, async stream =>
         {
             await using var s = await ScriptedServer.ConnectAsync(stream);
             var first = await Send(s, "a@lan", ["b@x.test"]);
@@ -266,11 +252,7 @@ public sealed class SmtpClientTranscriptTests
     [Fact]
     public async Task A_message_over_the_servers_SIZE_fails_552_5_3_4_without_being_sent()
     {
-        var (result, _, client) = await ScriptedServer.RunAsync(Ehlo, Feed.Whole, async stream =>
-        {
-            await using var s = await ScriptedServer.ConnectAsync(stream);
-            return await Send(s, "a@lan", ["b@x.test", "c@x.test"], size: 10001);
-        });
+        var (result, _, client) = await SendOneAsync(Ehlo, Feed.Whole, "a@lan", ["b@x.test", "c@x.test"], size: 10001);
 
         Assert.All(result.Recipients, r => Assert.Equal((DeliveryClass.Failed, 552, "5.3.4"), (r.Class, r.Reply.Code, r.Reply.Enhanced)));
         Assert.DoesNotContain(client.Writes, w => Encoding.ASCII.GetString(w).Contains("MAIL"));
@@ -279,14 +261,10 @@ public sealed class SmtpClientTranscriptTests
     [Fact]
     public async Task UTF8_addresses_to_a_server_without_SMTPUTF8_fail_5_6_7()
     {
-        var (result, _, client) = await ScriptedServer.RunAsync(Greeting + "\n" + """
+        var (result, _, client) = await SendOneAsync(Greeting + "\n" + """
             S: 250-mx.test
             S: 250 8BITMIME
-            """, Feed.Whole, async stream =>
-        {
-            await using var s = await ScriptedServer.ConnectAsync(stream);
-            return await Send(s, "a@lan", ["jösé@x.test"], smtpUtf8: true);
-        });
+            """, Feed.Whole, "a@lan", ["jösé@x.test"], smtpUtf8: true);
 
         Assert.Equal((DeliveryClass.Failed, "5.6.7"), (result.Recipients[0].Class, result.Recipients[0].Reply.Enhanced));
         Assert.Single(client.Writes);   // only EHLO went out
@@ -295,14 +273,10 @@ public sealed class SmtpClientTranscriptTests
     [Fact]
     public async Task An_8bit_message_to_a_server_without_8BITMIME_bounces_5_6_3_rather_than_being_altered()
     {
-        var (result, _, _) = await ScriptedServer.RunAsync(Greeting + "\n" + """
+        var (result, _, _) = await SendOneAsync(Greeting + "\n" + """
             S: 250-mx.test
             S: 250 PIPELINING
-            """, Feed.Whole, async stream =>
-        {
-            await using var s = await ScriptedServer.ConnectAsync(stream);
-            return await Send(s, "a@lan", ["b@x.test"], eightBit: true);
-        });
+            """, Feed.Whole, "a@lan", ["b@x.test"], eightBit: true);
 
         Assert.Equal((DeliveryClass.Failed, "5.6.3"), (result.Recipients[0].Class, result.Recipients[0].Reply.Enhanced));
     }
@@ -310,20 +284,12 @@ public sealed class SmtpClientTranscriptTests
     [Fact]
     public async Task BODY_8BITMIME_and_SMTPUTF8_are_declared_when_the_message_needs_them()
     {
-        var (result, server, _) = await ScriptedServer.RunAsync(Ehlo + "\n" + """
+        var (result, server, _) = await SendOneAsync(Ehlo + "\n" + """
             C: MAIL FROM:<a@lan> SIZE=8 BODY=8BITMIME SMTPUTF8
             C: RCPT TO:<jösé@x.test>
             S: 250 ok
             S: 250 ok
-            C: DATA
-            S: 354 go
-            C: <data>
-            S: 250 ok
-            """, Feed.Byte, async stream =>
-        {
-            await using var s = await ScriptedServer.ConnectAsync(stream);
-            return await Send(s, "a@lan", ["jösé@x.test"], "é\r\nü\r\n"u8.ToArray(), eightBit: true, smtpUtf8: true);
-        });
+            """ + "\n" + Transcript.DataAccepted, Feed.Byte, "a@lan", ["jösé@x.test"], "é\r\nü\r\n"u8.ToArray(), eightBit: true, smtpUtf8: true);
 
         Assert.Equal(DeliveryClass.Sent, result.Recipients[0].Class);
         Assert.Equal("é\r\nü\r\n.\r\n"u8.ToArray(), server.Data[0]);
@@ -332,20 +298,12 @@ public sealed class SmtpClientTranscriptTests
     [Fact]
     public async Task An_address_that_could_inject_a_command_is_refused_locally()
     {
-        var (result, _, client) = await ScriptedServer.RunAsync(Ehlo + "\n" + """
+        var (result, _, client) = await SendOneAsync(Ehlo + "\n" + """
             C: MAIL FROM:<a@lan> SIZE=22
             C: RCPT TO:<ok@x.test>
             S: 250 ok
             S: 250 ok
-            C: DATA
-            S: 354 go
-            C: <data>
-            S: 250 ok
-            """, Feed.Whole, async stream =>
-        {
-            await using var s = await ScriptedServer.ConnectAsync(stream);
-            return await Send(s, "a@lan", ["x@y>\r\nRSET", "ok@x.test"]);
-        });
+            """ + "\n" + Transcript.DataAccepted, Feed.Whole, "a@lan", ["x@y>\r\nRSET", "ok@x.test"]);
 
         Assert.Equal([DeliveryClass.Failed, DeliveryClass.Sent], result.Recipients.Select(r => r.Class));
         Assert.DoesNotContain(client.Writes, w => Encoding.ASCII.GetString(w).Contains("RSET"));
@@ -475,13 +433,9 @@ public sealed class SmtpClientTranscriptTests
         foreach (var r in to.Take(SmtpClientSession.MaxPipelinedRecipients)) script.Append("S: 250 ok\n");
         foreach (var r in to.Skip(SmtpClientSession.MaxPipelinedRecipients)) script.Append($"C: RCPT TO:<{r}>\n");
         foreach (var r in to.Skip(SmtpClientSession.MaxPipelinedRecipients)) script.Append("S: 452 4.5.3 too many recipients\n");
-        script.Append("C: DATA\nS: 354 go\nC: <data>\nS: 250 ok\n");
+        script.Append(Transcript.DataAccepted);
 
-        var (result, _, client) = await ScriptedServer.RunAsync(script.ToString(), Feed.Whole, async stream =>
-        {
-            await using var s = await ScriptedServer.ConnectAsync(stream);
-            return await Send(s, "a@lan", to);
-        });
+        var (result, _, client) = await SendOneAsync(script.ToString(), Feed.Whole, "a@lan", to);
 
         var groups = client.Writes.Select(w => Encoding.ASCII.GetString(w)).Where(w => w.Contains("RCPT TO")).ToList();
         Assert.Equal(2, groups.Count);

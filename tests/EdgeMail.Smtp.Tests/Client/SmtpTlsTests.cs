@@ -6,6 +6,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using EdgeMail.Smtp.Client;
+using EdgeMail.Smtp.Tests.Client.Support;
 
 namespace EdgeMail.Smtp.Tests.Client;
 
@@ -13,19 +14,6 @@ namespace EdgeMail.Smtp.Tests.Client;
 /// certificate: verification is on by default, and its failure names the host and the reason.</summary>
 public sealed class SmtpTlsTests
 {
-    private static X509Certificate2 SelfSigned(string cn, bool withLoopbackIp)
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest($"CN={cn}", key, HashAlgorithmName.SHA256);
-        var san = new SubjectAlternativeNameBuilder();
-        san.AddDnsName(cn);
-        if (withLoopbackIp) san.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(san.Build());
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
-        var now = DateTimeOffset.UtcNow;
-        return request.CreateSelfSigned(now.AddDays(-1), now.AddDays(1));
-    }
-
     /// <summary>A minimal SMTP server: greeting, EHLO offering STARTTLS, TLS, EHLO offering AUTH PLAIN, then it
     /// answers AUTH with 235 and QUIT with 221. Returns the port and the task serving one connection.</summary>
     private static (int Port, Task Served) Serve(X509Certificate2 cert, bool implicitTls)
@@ -112,7 +100,7 @@ public sealed class SmtpTlsTests
     [Fact]
     public async Task An_untrusted_certificate_fails_verification_with_host_and_reason()
     {
-        using var cert = SelfSigned("foo.example", withLoopbackIp: false);
+        using var cert = TestCertificate.SelfSigned("foo.example", withLoopbackIp: false);
         var (port, served) = Serve(cert, implicitTls: false);
 
         var ex = await Assert.ThrowsAsync<SmtpClientException>(() =>
@@ -128,7 +116,7 @@ public sealed class SmtpTlsTests
     [Fact]
     public async Task A_pinned_fingerprint_accepts_a_self_signed_certificate_and_EHLO_is_asked_again_inside_TLS()
     {
-        using var cert = SelfSigned("foo.example", withLoopbackIp: false);
+        using var cert = TestCertificate.SelfSigned("foo.example", withLoopbackIp: false);
         var (port, served) = Serve(cert, implicitTls: false);
 
         await using (var session = await SmtpClientSession.ConnectAsync("127.0.0.1", port, TlsMode.StartTlsRequired,
@@ -146,7 +134,7 @@ public sealed class SmtpTlsTests
     [Fact]
     public async Task A_different_pinned_fingerprint_refuses_the_certificate()
     {
-        using var cert = SelfSigned("foo.example", withLoopbackIp: true);
+        using var cert = TestCertificate.SelfSigned("foo.example", withLoopbackIp: true);
         var (port, served) = Serve(cert, implicitTls: false);
 
         var ex = await Assert.ThrowsAsync<SmtpClientException>(() =>
@@ -160,7 +148,7 @@ public sealed class SmtpTlsTests
     [Fact]
     public async Task An_extra_CA_file_makes_the_upstreams_certificate_trusted()
     {
-        using var cert = SelfSigned("foo.example", withLoopbackIp: true);
+        using var cert = TestCertificate.SelfSigned("foo.example", withLoopbackIp: true);
         var dir = Directory.CreateTempSubdirectory("edgemail-smtpc-");
         try
         {
@@ -184,7 +172,7 @@ public sealed class SmtpTlsTests
     [Fact]
     public async Task A_resolved_address_is_dialled_while_TLS_verifies_the_host_name()
     {
-        using var cert = SelfSigned("mx.example", withLoopbackIp: false);
+        using var cert = TestCertificate.SelfSigned("mx.example", withLoopbackIp: false);
         var dir = Directory.CreateTempSubdirectory("edgemail-smtpc-");
         try
         {
@@ -210,7 +198,7 @@ public sealed class SmtpTlsTests
     [Fact]
     public async Task Implicit_TLS_speaks_TLS_from_the_first_byte()
     {
-        using var cert = SelfSigned("foo.example", withLoopbackIp: false);
+        using var cert = TestCertificate.SelfSigned("foo.example", withLoopbackIp: false);
         var (port, served) = Serve(cert, implicitTls: true);
 
         await using (var session = await SmtpClientSession.ConnectAsync("127.0.0.1", port, TlsMode.Implicit,
@@ -225,7 +213,7 @@ public sealed class SmtpTlsTests
     [Fact]
     public async Task Verification_can_be_switched_off_per_route()
     {
-        using var cert = SelfSigned("foo.example", withLoopbackIp: false);
+        using var cert = TestCertificate.SelfSigned("foo.example", withLoopbackIp: false);
         var (port, served) = Serve(cert, implicitTls: false);
 
         await using (var session = await SmtpClientSession.ConnectAsync("127.0.0.1", port, TlsMode.Opportunistic, Options(verify: false), CancellationToken.None))
