@@ -15,7 +15,6 @@ namespace EdgeMail.EndToEnd.Tests;
 public sealed class MxDeliveryDefaultTests(ITestOutputHelper output)
 {
     const string Dnsmasq = "/usr/sbin/dnsmasq";
-    const string Swaks = "/usr/bin/swaks";
     static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
 
     /// <summary>dnsmasq serving "example.test MX 10 mx.example.test", mx.example.test = 127.0.0.1, on a free UDP port.</summary>
@@ -81,18 +80,15 @@ public sealed class MxDeliveryDefaultTests(ITestOutputHelper output)
         }
     }
 
-    static Task<string> LogLineAsync(EdgeMailServer server, string text)
-    {
-        var seen = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        server.LogLine += line => { if (line.Contains(text, StringComparison.Ordinal)) seen.TrySetResult(line); };
-        if (server.Log.Contains(text, StringComparison.Ordinal)) seen.TrySetResult(text);
-        return seen.Task;
-    }
+    /// <summary>`serve` asking the zone for MX records and delivering to the sink's port on whatever host they name.</summary>
+    Task<EdgeMailServer> ServeAsync(TempDirectory dir, Zone zone, RecordingSink sink, params string[] more) =>
+        EdgeMailServer.StartAsync(EdgeMailBinary.X64, dir.File("spool"), output,
+            extraArguments: ["--dns", $"127.0.0.1:{zone.Port}", "--mx-port", sink.Port.ToString(), .. more], holdWithoutUpstream: false);
 
-    async Task<string> SendAsync(TempDirectory dir, EdgeMailServer server, string subject)
+    static async Task<string> SendAsync(TempDirectory dir, EdgeMailServer server, string subject)
     {
-        var run = await Tool.RunAsync(Swaks, ["--server", "127.0.0.1", "--port", server.Port.ToString(), "--from", "sensor@lan.test",
-            "--to", "ops@example.test", "--data", "@" + dir.Write(subject + ".eml", Messages.Plain(subject)), "--timeout", "30"]);
+        var run = await Swaks.RunAsync(server, "--from", "sensor@lan.test", "--to", "ops@example.test",
+            "--data", "@" + dir.Write(subject + ".eml", Messages.Plain(subject)));
         Assert.True(run.ExitCode == 0, run.ToString());
         return Queued.IdIn(run.Stdout);
     }
@@ -103,13 +99,12 @@ public sealed class MxDeliveryDefaultTests(ITestOutputHelper output)
         using var dir = new TempDirectory("mx-default");
         using var zone = await Zone.StartAsync();
         await using var sink = await RecordingSink.StartAsync();
-        await using var server = await EdgeMailServer.StartAsync(EdgeMailBinary.X64, dir.File("spool"), output,
-            extraArguments: ["--dns", $"127.0.0.1:{zone.Port}", "--mx-port", sink.Port.ToString()], holdWithoutUpstream: false);
+        await using var server = await ServeAsync(dir, zone, sink);
 
         string id = await SendAsync(dir, server, "by MX by default");
 
         Assert.True(await sink.WaitForAsync(["by MX by default"], Limit), $"the MX never got the message\n{server.Diagnostics()}\n{sink.Log}");
-        await LogLineAsync(server, id + ": removed").WaitAsync(Limit);
+        await server.WaitForLogAsync(1, id + ": removed");
         Assert.Contains(server.Log.Split('\n'), l => l.Contains("relay=mx.example.test[127.0.0.1]") && l.Contains("status=sent"));
         Assert.Empty(await EdgeMailCli.QueueAsync(EdgeMailBinary.X64, dir.File("spool")));
     }
@@ -120,12 +115,10 @@ public sealed class MxDeliveryDefaultTests(ITestOutputHelper output)
         using var dir = new TempDirectory("mx-held");
         using var zone = await Zone.StartAsync();
         await using var sink = await RecordingSink.StartAsync();
-        await using var server = await EdgeMailServer.StartAsync(EdgeMailBinary.X64, dir.File("spool"), output,
-            extraArguments: ["--dns", $"127.0.0.1:{zone.Port}", "--mx-port", sink.Port.ToString(), "--mx-delivery", "false"],
-            holdWithoutUpstream: false);
+        await using var server = await ServeAsync(dir, zone, sink, "--mx-delivery", "false");
 
         // The relay is not started at all: the daemon says so at start-up.
-        await LogLineAsync(server, "mail is accepted and stays queued").WaitAsync(Limit);
+        await server.WaitForLogAsync(1, "mail is accepted and stays queued");
         string id = await SendAsync(dir, server, "held");
 
         Assert.Equal(0, await server.StopAsync());

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using EdgeMail.EndToEnd.Tests.Support;
@@ -13,40 +12,6 @@ namespace EdgeMail.EndToEnd.Tests;
 /// </summary>
 public sealed class ServeCompositionTests(ITestOutputHelper output)
 {
-    const string Python = "/usr/bin/python3";
-    const string Swaks = "/usr/bin/swaks";
-    static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
-
-    static string UpstreamScript([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "EdgeMail.Relay.Tests", "upstreams", "upstream.py"));
-
-    /// <summary>upstream.py ("plain" accepts everything; "tempfail" answers the first DATA with 451): prints its port,
-    /// writes each accepted message to OUTDIR/N.eml before the 250.</summary>
-    internal static async Task<(Process Process, int Port)> StartUpstreamAsync(string outDir, string mode = "plain")
-    {
-        Directory.CreateDirectory(outDir);
-        var info = new ProcessStartInfo(Python) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(UpstreamScript());
-        info.ArgumentList.Add(mode);
-        info.ArgumentList.Add(outDir);
-        var process = Process.Start(info)!;
-        string? line = await process.StandardOutput.ReadLineAsync().WaitAsync(Limit);
-        if (!int.TryParse(line, out int port))
-        {
-            process.Kill();
-            Assert.Fail("upstream.py did not print its port: " + line + process.StandardError.ReadToEnd());
-        }
-        return (process, port);
-    }
-
-    static Task<string> LogLineAsync(EdgeMailServer server, string text)
-    {
-        var seen = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        server.LogLine += line => { if (line.Contains(text, StringComparison.Ordinal)) seen.TrySetResult(line); };
-        if (server.Log.Contains(text, StringComparison.Ordinal)) seen.TrySetResult(text);
-        return seen.Task;
-    }
-
     static async Task<JsonElement> StatusJsonAsync(EdgeMailBinary binary, string spool, int expectedExit)
     {
         var result = await EdgeMailCli.RunAsync(binary, "status", "--json", "--spool", spool);
@@ -59,37 +24,26 @@ public sealed class ServeCompositionTests(ITestOutputHelper output)
     {
         using var dir = new TempDirectory("serve-relay");
         var binary = EdgeMailBinary.X64;
-        var (upstream, port) = await StartUpstreamAsync(dir.File("upstream"));
-        try
-        {
-            await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"), output,
-                extraArguments: ["--relay", $"smtp://127.0.0.1:{port}"]);
-            byte[] message = Messages.Plain("relayed whole");
-            var run = await Tool.RunAsync(Swaks, ["--server", "127.0.0.1", "--port", server.Port.ToString(), "--from", "sensor@lan.test",
-                "--to", "ops@example.test", "--data", "@" + dir.Write("m.eml", message), "--timeout", "30"]);
-            Assert.True(run.ExitCode == 0, run.ToString());
-            string id = Queued.IdIn(run.Stdout);
+        using var upstream = await UpstreamPy.StartAsync(dir.File("upstream"));
+        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"), output, extraArguments: ["--relay", upstream.Url]);
+        byte[] message = Messages.Plain("relayed whole");
+        var run = await Swaks.RunAsync(server, "--from", "sensor@lan.test", "--to", "ops@example.test", "--data", "@" + dir.Write("m.eml", message));
+        Assert.True(run.ExitCode == 0, run.ToString());
+        string id = Queued.IdIn(run.Stdout);
 
-            await LogLineAsync(server, id + ": removed").WaitAsync(Limit);
+        await server.WaitForLogAsync(1, id + ": removed");
 
-            byte[] received = await File.ReadAllBytesAsync(Path.Combine(dir.File("upstream"), "1.eml"));
-            string text = Encoding.ASCII.GetString(received);
-            Assert.StartsWith("Received: ", text);
-            // The original message follows our trace header unchanged (upstream.py stores the DATA bytes it got,
-            // dot-unstuffed, without the final CRLF.CRLF).
-            string sent = Encoding.ASCII.GetString(message);
-            Assert.EndsWith(sent.TrimEnd('\r', '\n'), text.TrimEnd('\r', '\n'));
-            Assert.Empty(await EdgeMailCli.QueueAsync(binary, server.SpoolDirectory));
-            JsonElement status = await StatusJsonAsync(binary, server.SpoolDirectory, 0);
-            Assert.Equal(0, status.GetProperty("queue").GetProperty("depth").GetInt32());
-            Assert.Equal(0, await server.StopAsync());
-        }
-        finally
-        {
-            upstream.StandardInput.Close();
-            if (!upstream.WaitForExit(10_000)) upstream.Kill();
-            upstream.Dispose();
-        }
+        byte[] received = await File.ReadAllBytesAsync(Path.Combine(dir.File("upstream"), "1.eml"));
+        string text = Encoding.ASCII.GetString(received);
+        Assert.StartsWith("Received: ", text);
+        // The original message follows our trace header unchanged (upstream.py stores the DATA bytes it got,
+        // dot-unstuffed, without the final CRLF.CRLF).
+        string sent = Encoding.ASCII.GetString(message);
+        Assert.EndsWith(sent.TrimEnd('\r', '\n'), text.TrimEnd('\r', '\n'));
+        Assert.Empty(await EdgeMailCli.QueueAsync(binary, server.SpoolDirectory));
+        JsonElement status = await StatusJsonAsync(binary, server.SpoolDirectory, 0);
+        Assert.Equal(0, status.GetProperty("queue").GetProperty("depth").GetInt32());
+        Assert.Equal(0, await server.StopAsync());
     }
 
     [Fact]
@@ -118,55 +72,44 @@ public sealed class ServeCompositionTests(ITestOutputHelper output)
     {
         using var dir = new TempDirectory("serve-route-health");
         var binary = EdgeMailBinary.X64;
-        var (upstream, port) = await StartUpstreamAsync(dir.File("upstream"), "tempfail");   // 451 for the first DATA, then 250
-        try
-        {
-            await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"), output,
-                extraArguments: ["--relay", $"smtp://127.0.0.1:{port}"]);
-            JsonElement before = await StatusJsonAsync(binary, server.SpoolDirectory, 0);
-            JsonElement fresh = Assert.Single(before.GetProperty("routes").EnumerateArray().ToList());
-            Assert.Equal("never tried", fresh.GetProperty("state").GetString());
-            Assert.False(before.GetProperty("upstream_failing").GetBoolean());
+        using var upstream = await UpstreamPy.StartAsync(dir.File("upstream"), "tempfail");   // 451 for the first DATA, then 250
+        await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"), output, extraArguments: ["--relay", upstream.Url]);
+        JsonElement before = await StatusJsonAsync(binary, server.SpoolDirectory, 0);
+        JsonElement fresh = Assert.Single(before.GetProperty("routes").EnumerateArray().ToList());
+        Assert.Equal("never tried", fresh.GetProperty("state").GetString());
+        Assert.False(before.GetProperty("upstream_failing").GetBoolean());
 
-            var run = await Tool.RunAsync(Swaks, ["--server", "127.0.0.1", "--port", server.Port.ToString(), "--from", "sensor@lan.test",
-                "--to", "ops@example.test", "--timeout", "30"]);
-            Assert.True(run.ExitCode == 0, run.ToString());
-            string id = Queued.IdIn(run.Stdout);
-            await server.WaitForLogAsync(1, id + ": to=<ops@example.test>", "status=deferred");
+        var run = await Swaks.RunAsync(server, "--from", "sensor@lan.test", "--to", "ops@example.test");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        string id = Queued.IdIn(run.Stdout);
+        await server.WaitForLogAsync(1, id + ": to=<ops@example.test>", "status=deferred");
 
-            JsonElement during = await StatusJsonAsync(binary, server.SpoolDirectory, 0);
-            Assert.True(during.GetProperty("upstream_failing").GetBoolean());   // what the error LED shows
-            JsonElement failing = Assert.Single(during.GetProperty("routes").EnumerateArray().ToList());
-            Assert.Equal("default", failing.GetProperty("route").GetString());
-            Assert.Equal("failing", failing.GetProperty("state").GetString());
-            Assert.Equal("deferred", failing.GetProperty("last_result").GetString());
-            Assert.StartsWith("451 4.3.0", failing.GetProperty("last_reply").GetString());
-            Assert.Equal($"127.0.0.1[127.0.0.1]:{port}", failing.GetProperty("host").GetString());
-            Assert.Equal(1, failing.GetProperty("consecutive_failures").GetInt32());
-            var text = await EdgeMailCli.RunAsync(binary, "status", "--spool", server.SpoolDirectory);
-            Assert.Contains($"route default (127.0.0.1:{port}): failing since ", text.Stdout);
+        JsonElement during = await StatusJsonAsync(binary, server.SpoolDirectory, 0);
+        Assert.True(during.GetProperty("upstream_failing").GetBoolean());   // what the error LED shows
+        JsonElement failing = Assert.Single(during.GetProperty("routes").EnumerateArray().ToList());
+        Assert.Equal("default", failing.GetProperty("route").GetString());
+        Assert.Equal("failing", failing.GetProperty("state").GetString());
+        Assert.Equal("deferred", failing.GetProperty("last_result").GetString());
+        Assert.StartsWith("451 4.3.0", failing.GetProperty("last_reply").GetString());
+        Assert.Equal($"127.0.0.1[127.0.0.1]:{upstream.Port}", failing.GetProperty("host").GetString());
+        Assert.Equal(1, failing.GetProperty("consecutive_failures").GetInt32());
+        var text = await EdgeMailCli.RunAsync(binary, "status", "--spool", server.SpoolDirectory);
+        Assert.Contains($"route default (127.0.0.1:{upstream.Port}): failing since ", text.Stdout);
 
-            var flush = await EdgeMailCli.RunAsync(binary, "queue", "flush", "--spool", server.SpoolDirectory);
-            Assert.True(flush.ExitCode == 0, flush.ToString());
-            await server.WaitForLogAsync(1, id + ": to=<ops@example.test>", "status=sent");
+        var flush = await EdgeMailCli.RunAsync(binary, "queue", "flush", "--spool", server.SpoolDirectory);
+        Assert.True(flush.ExitCode == 0, flush.ToString());
+        await server.WaitForLogAsync(1, id + ": to=<ops@example.test>", "status=sent");
 
-            JsonElement after = await StatusJsonAsync(binary, server.SpoolDirectory, 0);
-            Assert.False(after.GetProperty("upstream_failing").GetBoolean());
-            JsonElement ok = Assert.Single(after.GetProperty("routes").EnumerateArray().ToList());
-            Assert.Equal("ok", ok.GetProperty("state").GetString());
-            Assert.Equal("sent", ok.GetProperty("last_result").GetString());
-            Assert.Equal(0, ok.GetProperty("consecutive_failures").GetInt32());
-            Assert.StartsWith("250 ", ok.GetProperty("last_reply").GetString());
-            Assert.True(ok.TryGetProperty("last_success", out _));
-            Assert.False(ok.TryGetProperty("failing_since", out _));
-            Assert.Equal(0, await server.StopAsync());
-        }
-        finally
-        {
-            upstream.StandardInput.Close();
-            if (!upstream.WaitForExit(10_000)) upstream.Kill();
-            upstream.Dispose();
-        }
+        JsonElement after = await StatusJsonAsync(binary, server.SpoolDirectory, 0);
+        Assert.False(after.GetProperty("upstream_failing").GetBoolean());
+        JsonElement ok = Assert.Single(after.GetProperty("routes").EnumerateArray().ToList());
+        Assert.Equal("ok", ok.GetProperty("state").GetString());
+        Assert.Equal("sent", ok.GetProperty("last_result").GetString());
+        Assert.Equal(0, ok.GetProperty("consecutive_failures").GetInt32());
+        Assert.StartsWith("250 ", ok.GetProperty("last_reply").GetString());
+        Assert.True(ok.TryGetProperty("last_success", out _));
+        Assert.False(ok.TryGetProperty("failing_since", out _));
+        Assert.Equal(0, await server.StopAsync());
     }
 
     [Fact]
@@ -195,8 +138,8 @@ public sealed class ServeCompositionTests(ITestOutputHelper output)
         Assert.True(add.ExitCode == 0, add.ToString());
         await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"), output, extraArguments: ["--users", users]);
 
-        var run = await Tool.RunAsync(Swaks, ["--server", "127.0.0.1", "--port", server.Port.ToString(), "--from", "u@lan.test",
-            "--to", "ops@example.test", "--tls", "--auth", "PLAIN", "--auth-user", "u", "--auth-password", "p", "--timeout", "30"]);
+        var run = await Swaks.RunAsync(server, "--from", "u@lan.test", "--to", "ops@example.test",
+            "--tls", "--auth", "PLAIN", "--auth-user", "u", "--auth-password", "p");
 
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Contains("<-  220 ", run.Stdout);
@@ -213,15 +156,13 @@ public sealed class ServeCompositionTests(ITestOutputHelper output)
         string certificate = Path.Combine(server.SpoolDirectory, "tls", "selfsigned.pem");
         bool OpenSslMapped() => File.ReadAllText($"/proc/{server.ProcessId}/maps").Contains("libcrypto", StringComparison.Ordinal);
 
-        var plain = await Tool.RunAsync(Swaks, ["--server", "127.0.0.1", "--port", server.Port.ToString(), "--from", "cam@lan.test",
-            "--to", "ops@example.test", "--timeout", "30"]);
+        var plain = await Swaks.RunAsync(server, "--from", "cam@lan.test", "--to", "ops@example.test");
         Assert.True(plain.ExitCode == 0, plain.ToString());
         Assert.Contains("STARTTLS", plain.Stdout);   // offered all along
         Assert.False(OpenSslMapped());
         Assert.False(File.Exists(certificate));
 
-        var tls = await Tool.RunAsync(Swaks, ["--server", "127.0.0.1", "--port", server.Port.ToString(), "--from", "cam@lan.test",
-            "--to", "ops@example.test", "--tls", "--timeout", "30"]);
+        var tls = await Swaks.RunAsync(server, "--from", "cam@lan.test", "--to", "ops@example.test", "--tls");
         Assert.True(tls.ExitCode == 0, tls.ToString());
         Assert.Contains("queued as", tls.Stdout);
         Assert.True(OpenSslMapped());

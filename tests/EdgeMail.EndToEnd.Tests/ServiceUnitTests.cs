@@ -37,12 +37,11 @@ public sealed class ServiceUnitTests(ITestOutputHelper output)
 
         using var dir = new TempDirectory("unit-syscalls");
         var binary = EdgeMailBinary.X64;
-        var (upstream, port) = await ServeCompositionTests.StartUpstreamAsync(dir.File("upstream"));
         string trace = dir.File("strace.txt");
-        try
+        using (var upstream = await UpstreamPy.StartAsync(dir.File("upstream")))
         {
             await using var server = await EdgeMailServer.StartAsync(binary, dir.File("spool"), output,
-                extraArguments: ["--relay", $"smtp://127.0.0.1:{port}"],
+                extraArguments: ["--relay", upstream.Url],
                 launcher: ["/usr/bin/python3", "-c", Confine, "/usr/bin/strace", "-f", "-qq", "-c", "-o", trace]);
             Assert.Contains("NoNewPrivs:\t1", File.ReadAllText($"/proc/{server.DaemonProcessId}/status"));
 
@@ -50,8 +49,7 @@ public sealed class ServiceUnitTests(ITestOutputHelper output)
             // `status` and `queue flush` over the daemon's socket, and the relay delivering all of it upstream.
             foreach (string[] tls in (string[][])[[], ["--tls"]])
             {
-                var swaks = await Tool.RunAsync("/usr/bin/swaks", ["--server", "127.0.0.1", "--port", server.Port.ToString(),
-                    "--from", "cam@lan.test", "--to", "ops@example.test", "--timeout", "30", .. tls]);
+                var swaks = await Swaks.RunAsync(server, ["--from", "cam@lan.test", "--to", "ops@example.test", .. tls]);
                 Assert.True(swaks.ExitCode == 0, swaks.ToString());
             }
             var drop = await Tool.RunAsync(binary.StartInfo(["sendmail", "--spool", server.SpoolDirectory, "ops@example.test"], dir.Path),
@@ -64,11 +62,6 @@ public sealed class ServiceUnitTests(ITestOutputHelper output)
                 Assert.True(run.ExitCode == 0, run.ToString());
             }
             Assert.Equal(0, await server.StopAsync());   // strace writes its table when the daemon has exited
-        }
-        finally
-        {
-            upstream.Kill();
-            upstream.Dispose();
         }
 
         // strace -c: "% time  seconds  usecs/call  calls  [errors]  syscall", a dashed line, a total line.
