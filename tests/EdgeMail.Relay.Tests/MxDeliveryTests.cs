@@ -2,7 +2,6 @@ using System.Net.Sockets;
 using System.Text;
 using EdgeMail.Relay.Tests.Fakes;
 using EdgeMail.Spool;
-using MimeKit;
 
 namespace EdgeMail.Relay.Tests;
 
@@ -126,7 +125,7 @@ public sealed class MxDeliveryTests
         await relay.RoundDone(relay.BounceOf(id));
         var (envelope, data) = Assert.Single(upstream.Received());
         Assert.Equal(["<>", "alice@example.test"], envelope);
-        var status = (MessageDeliveryStatus)((MultipartReport)MimeMessage.Load(new MemoryStream(data)).Body!)[1]!;
+        var status = Dsn.StatusOf(data);
         Assert.Equal("5.1.10", status.StatusGroups[1]["Status"]);
     }
 }

@@ -138,7 +138,7 @@ public sealed class RoundRecordTests
         var transport = new ScriptedTransport
         {
             // The upstream takes notices (from <>) but defers the message itself.
-            OnSend = m => m.Sender.Length == 0 ? ScriptedTransport.Accept(m.Recipients) : ScriptedTransport.Each(m.Recipients, _ => TryLater),
+            OnSend = ScriptedTransport.AcceptOnlyNullSender(TryLater),
         };
         var options = TwoRoutes(delayWarning: TimeSpan.FromMinutes(10));
         await using var relay = new SpoolRelay(options, transport: transport);

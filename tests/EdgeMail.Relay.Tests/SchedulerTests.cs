@@ -65,7 +65,7 @@ public sealed class SchedulerTests
     public async Task A_4xx_defers_and_the_retry_comes_after_the_first_backoff()
     {
         await using var h = new RelayHarness();
-        h.Upstream.OnSend = m => h.Upstream.Sent.Count == 1 ? ScriptedTransport.Each(m.Recipients, _ => TryLater) : ScriptedTransport.Accept(m.Recipients);
+        h.Upstream.OnSend = h.Upstream.FirstSendGets(TryLater);
         await h.StartAsync();
         var id = await h.SubmitAsync("a@edge.test", "b@example.com");
 
@@ -184,14 +184,14 @@ public sealed class SchedulerTests
             Upstreams = options.Upstreams, Jitter = 0, HeloName = "edge.test",
             MaxQueueLifetime = TimeSpan.FromHours(1),
         });
-        h.Upstream.OnSend = m => m.Sender.Length == 0 ? ScriptedTransport.Accept(m.Recipients) : ScriptedTransport.Each(m.Recipients, _ => TryLater);
+        h.Upstream.OnSend = ScriptedTransport.AcceptOnlyNullSender(TryLater);
         await h.StartAsync();
         var id = await h.SubmitAsync("a@edge.test", "b@example.com");
         while (h.Queue.Contains(id)) await h.RetryAsync(id);
 
         Assert.True(h.Clock.GetUtcNow() - RelayHarness.T0 >= TimeSpan.FromHours(1));
         var bounce = Assert.Single(h.Queue.Enqueued);
-        var status = (MessageDeliveryStatus)((MultipartReport)MimeMessage.Load(new MemoryStream(bounce.Bytes)).Body!)[1]!;
+        var status = Dsn.StatusOf(bounce.Bytes);
         Assert.Equal("failed", status.StatusGroups[1]["Action"]);
         Assert.Equal("4.3.0", status.StatusGroups[1]["Status"]);
         Assert.Contains(h.Log.Lines, l => l.Contains("status=expired"));
@@ -214,12 +214,12 @@ public sealed class SchedulerTests
             DelayWarning = TimeSpan.FromMinutes(10),
         }))
         {
-            h.Upstream.OnSend = m => m.Sender.Length == 0 ? ScriptedTransport.Accept(m.Recipients) : ScriptedTransport.Each(m.Recipients, _ => TryLater);
+            h.Upstream.OnSend = ScriptedTransport.AcceptOnlyNullSender(TryLater);
             await h.StartAsync();
             var id = await h.SubmitAsync("a@edge.test", "b@example.com");
             for (var i = 0; i < 5; i++) await h.RetryAsync(id);
             var warning = Assert.Single(h.Queue.Enqueued);
-            var status = (MessageDeliveryStatus)((MultipartReport)MimeMessage.Load(new MemoryStream(warning.Bytes)).Body!)[1]!;
+            var status = Dsn.StatusOf(warning.Bytes);
             Assert.Equal("delayed", status.StatusGroups[1]["Action"]);
             Assert.True(h.Queue.Contains(id));
         }
@@ -420,7 +420,7 @@ public sealed class SchedulerTests
     public async Task Flush_makes_deferred_messages_due_now()
     {
         await using var h = new RelayHarness();
-        h.Upstream.OnSend = m => h.Upstream.Sent.Count == 1 ? ScriptedTransport.Each(m.Recipients, _ => TryLater) : ScriptedTransport.Accept(m.Recipients);
+        h.Upstream.OnSend = h.Upstream.FirstSendGets(TryLater);
         await h.StartAsync();
         var id = await h.SubmitAsync("a@edge.test", "b@example.com");
         var round = h.NextRound(id);

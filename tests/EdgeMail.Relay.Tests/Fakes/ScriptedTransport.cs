@@ -40,6 +40,16 @@ internal sealed class ScriptedTransport : IRelayTransport
             return new RecipientResult(r, c, rep);
         }).ToList(), null);
 
+    /// <summary>For <see cref="OnSend"/>: the first message sent gets <paramref name="first"/> for every recipient;
+    /// every later one is accepted.</summary>
+    public Func<SentMessage, SmtpDeliveryResult> FirstSendGets(SmtpReply first) =>
+        m => Sent.Count == 1 ? Each(m.Recipients, _ => first) : Accept(m.Recipients);
+
+    /// <summary>For <see cref="OnSend"/>: notices from the null sender (bounces, delay warnings) are accepted; every
+    /// recipient of any other message gets <paramref name="reply"/>.</summary>
+    public static Func<SentMessage, SmtpDeliveryResult> AcceptOnlyNullSender(SmtpReply reply) =>
+        m => m.Sender.Length == 0 ? Accept(m.Recipients) : Each(m.Recipients, _ => reply);
+
     public Task<IRelayConnection> ConnectAsync(DeliveryTarget target, CancellationToken ct)
     {
         if (OnConnect(target) is { } e) return Task.FromException<IRelayConnection>(e);
