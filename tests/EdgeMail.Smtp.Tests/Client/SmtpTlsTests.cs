@@ -14,6 +14,23 @@ namespace EdgeMail.Smtp.Tests.Client;
 /// certificate: verification is on by default, and its failure names the host and the reason.</summary>
 public sealed class SmtpTlsTests
 {
+    /// <summary>Writes <paramref name="cert"/> as a CA file into a fresh temporary folder and runs <paramref name="test"/>
+    /// with the file's path; the folder is removed afterwards.</summary>
+    private static async Task WithCaFileAsync(X509Certificate2 cert, Func<string, Task> test)
+    {
+        var dir = Directory.CreateTempSubdirectory("edgemail-smtpc-");
+        try
+        {
+            var caFile = Path.Combine(dir.FullName, "ca.pem");
+            await File.WriteAllTextAsync(caFile, cert.ExportCertificatePem());
+            await test(caFile);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
     /// <summary>A minimal SMTP server: greeting, EHLO offering STARTTLS, TLS, EHLO offering AUTH PLAIN, then it
     /// answers AUTH with 235 and QUIT with 221. Returns the port and the task serving one connection.</summary>
     private static (int Port, Task Served) Serve(X509Certificate2 cert, bool implicitTls)
@@ -149,11 +166,8 @@ public sealed class SmtpTlsTests
     public async Task An_extra_CA_file_makes_the_upstreams_certificate_trusted()
     {
         using var cert = TestCertificate.SelfSigned("foo.example", withLoopbackIp: true);
-        var dir = Directory.CreateTempSubdirectory("edgemail-smtpc-");
-        try
+        await WithCaFileAsync(cert, async caFile =>
         {
-            var caFile = Path.Combine(dir.FullName, "ca.pem");
-            await File.WriteAllTextAsync(caFile, cert.ExportCertificatePem());
             var (port, served) = Serve(cert, implicitTls: false);
 
             await using (var session = await SmtpClientSession.ConnectAsync("127.0.0.1", port, TlsMode.StartTlsRequired, Options(caFile: caFile), CancellationToken.None))
@@ -162,22 +176,15 @@ public sealed class SmtpTlsTests
                 await session.QuitAsync(CancellationToken.None);
             }
             await served;
-        }
-        finally
-        {
-            dir.Delete(recursive: true);
-        }
+        });
     }
 
     [Fact]
     public async Task A_resolved_address_is_dialled_while_TLS_verifies_the_host_name()
     {
         using var cert = TestCertificate.SelfSigned("mx.example", withLoopbackIp: false);
-        var dir = Directory.CreateTempSubdirectory("edgemail-smtpc-");
-        try
+        await WithCaFileAsync(cert, async caFile =>
         {
-            var caFile = Path.Combine(dir.FullName, "ca.pem");
-            await File.WriteAllTextAsync(caFile, cert.ExportCertificatePem());
             var (port, served) = Serve(cert, implicitTls: false);
 
             await using (var session = await SmtpClientSession.ConnectAsync("mx.example", IPAddress.Loopback, port, TlsMode.StartTlsRequired,
@@ -188,11 +195,7 @@ public sealed class SmtpTlsTests
                 await session.QuitAsync(CancellationToken.None);
             }
             await served;
-        }
-        finally
-        {
-            dir.Delete(recursive: true);
-        }
+        });
     }
 
     [Fact]
