@@ -5,14 +5,20 @@ namespace EdgeMail.Relay;
 
 /// <summary>
 /// One line per delivery attempt, in the shape Postfix users grep for:
-/// <c>ID: to=&lt;a@b&gt;, relay=host[ip]:port, delay=1.2, dsn=2.0.0, status=sent (250 2.0.0 Ok)</c>.
-/// Never message content, never credentials.
+/// <c>ID: to=&lt;a@b&gt;, route=default, relay=host[ip]:port, delay=1.2, dsn=2.0.0, status=sent (250 2.0.0 Ok)</c>.
+/// route= names the routing rule (its pattern, "default", or "mx" for direct delivery with no rule), relay= the host
+/// that answered. Never message content, never credentials.
 /// </summary>
 internal static class DeliveryLog
 {
-    public static string Line(string id, IEnumerable<string> recipients, string relay, TimeSpan delay, string dsn, string status, string reply)
+    /// <param name="route">The route's name in the log; null when the line is about the message, not an attempt on a
+    /// route (expiry).</param>
+    public static string Line(string id, IEnumerable<string> recipients, string? route, string relay, TimeSpan delay, string dsn, string status, string reply)
         => string.Create(CultureInfo.InvariantCulture,
-            $"{id}: to={string.Join(',', recipients.Select(r => "<" + r + ">"))}, relay={relay}, delay={Math.Max(0, delay.TotalSeconds):0.##}, dsn={dsn}, status={status} ({Sanitize(reply)})");
+            $"{id}: to={string.Join(',', recipients.Select(r => "<" + r + ">"))}{(route is null ? "" : ", route=" + route)}, relay={relay}, delay={Math.Max(0, delay.TotalSeconds):0.##}, dsn={dsn}, status={status} ({Sanitize(reply)})");
+
+    /// <summary>"default", a rule's pattern, or "mx" for the default route when it delivers by MX.</summary>
+    public static string RouteName(Route route) => route.IsMx && route.Name == "default" ? "mx" : route.Name;
 
     public static void Write(ILogger logger, string line, string status)
     {

@@ -338,7 +338,7 @@ public sealed class RelayService : IAsyncDisposable
         {
             // RFC 3464 §2.3.3: the status stays the last transient one; the action becomes "failed".
             var expired = deferred.Select(d => d with { Status = RecipientStatus.Failed, Reply = "delivery time expired; last error: " + d.Reply }).ToList();
-            DeliveryLog.Write(_log, DeliveryLog.Line(id, expired.Select(e => e.Address), "none", age, expired[0].Dsn, "expired",
+            DeliveryLog.Write(_log, DeliveryLog.Line(id, expired.Select(e => e.Address), null, "none", age, expired[0].Dsn, "expired",
                 "message is older than " + _options.MaxQueueLifetime.TotalDays.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture) + " days, returned to sender"), "expired");
             failed.AddRange(expired);
             outcomes = [.. outcomes.Where(o => o.Status != RecipientStatus.Pending), .. expired];
@@ -702,7 +702,7 @@ public sealed class RelayService : IAsyncDisposable
                 RecipientStatus.Failed => "bounced",
                 _ => "deferred",
             };
-            DeliveryLog.Write(_log, DeliveryLog.Line(id, addresses, first.Relay, age, first.Dsn, status, first.Reply), status);
+            DeliveryLog.Write(_log, DeliveryLog.Line(id, addresses, DeliveryLog.RouteName(route), first.Relay, age, first.Dsn, status, first.Reply), status);
         }
     }
 

@@ -64,7 +64,7 @@ public sealed class MxDeliveryTests
         var id = await relay.DeliverAsync("alice@edge.test", ["bob@example.test"], Message("mx"));
         Assert.True(relay.Spool.Get(id) is null, string.Join('\n', relay.Log.Lines));
         Assert.Equal(["alice@edge.test", "bob@example.test"], Assert.Single(upstream.Received()).Envelope);
-        Assert.Contains(relay.Log.Lines, l => l.Contains($"relay=mx.example.test[127.0.0.1]:{upstream.Port}") && l.Contains("status=sent"));
+        Assert.Contains(relay.Log.Lines, l => l.Contains($", route=mx, relay=mx.example.test[127.0.0.1]:{upstream.Port}") && l.Contains("status=sent"));
     }
 
     [Fact]

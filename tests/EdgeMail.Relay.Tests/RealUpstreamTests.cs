@@ -40,7 +40,7 @@ public sealed class RealUpstreamTests
         Assert.Equal(["alice@edge.test", "bob@example.test", "carol@example.test"], envelope);
         Assert.Equal(spooled, data);
         Assert.Null(relay.Spool.Get(id));
-        Assert.Contains(relay.Log.Lines, l => l.StartsWith($"{id}: to=<bob@example.test>,<carol@example.test>, relay=127.0.0.1[127.0.0.1]:{upstream.Port}") && l.Contains("status=sent (250 2.0.0 Ok: queued as T1)"));
+        Assert.Contains(relay.Log.Lines, l => l.StartsWith($"{id}: to=<bob@example.test>,<carol@example.test>, route=default, relay=127.0.0.1[127.0.0.1]:{upstream.Port}") && l.Contains("status=sent (250 2.0.0 Ok: queued as T1)"));
     }
 
     [Fact]

@@ -59,6 +59,9 @@ public sealed class RoundRecordTests
         Assert.Equal("b.relay", sent.Host);
         Assert.Equal(["carol@b.test"], sent.Recipients);
         Assert.Null(relay.Spool.Get(id));
+        // Each delivery line names the rule that routed it and the host that answered.
+        Assert.Contains(relay.Log.Lines, l => l.Contains($"{id}: to=<bob@a.test>, route=a.test, relay=a.relay[", StringComparison.Ordinal));
+        Assert.Contains(relay.Log.Lines, l => l.Contains($"{id}: to=<carol@b.test>, route=b.test, relay=b.relay[", StringComparison.Ordinal));
     }
 
     [Fact]

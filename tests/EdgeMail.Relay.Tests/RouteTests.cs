@@ -200,8 +200,8 @@ public sealed class RouteTests
     [Fact]
     public void Delivery_log_lines_have_Postfix_shape_and_stay_on_one_line()
     {
-        var line = DeliveryLog.Line("ABC123", ["a@b.example", "c@d.example"], "mx.example[192.0.2.1]:25", TimeSpan.FromSeconds(1.234),
+        var line = DeliveryLog.Line("ABC123", ["a@b.example", "c@d.example"], "mx", "mx.example[192.0.2.1]:25", TimeSpan.FromSeconds(1.234),
             "4.2.0", "deferred", "451 4.2.0 busy\nline two");
-        Assert.Equal("ABC123: to=<a@b.example>,<c@d.example>, relay=mx.example[192.0.2.1]:25, delay=1.23, dsn=4.2.0, status=deferred (451 4.2.0 busy line two)", line);
+        Assert.Equal("ABC123: to=<a@b.example>,<c@d.example>, route=mx, relay=mx.example[192.0.2.1]:25, delay=1.23, dsn=4.2.0, status=deferred (451 4.2.0 busy line two)", line);
     }
 }

@@ -436,7 +436,7 @@ public sealed class SchedulerTests
         await using var h = new RelayHarness();
         await h.StartAsync();
         var id = await h.SubmitAsync("a@edge.test", "b@example.com");
-        Assert.Contains($"{id}: to=<b@example.com>, relay=smarthost.test[smarthost.test]:25, delay=0, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued)", h.Log.Lines);
+        Assert.Contains($"{id}: to=<b@example.com>, route=default, relay=smarthost.test[smarthost.test]:25, delay=0, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued)", h.Log.Lines);
     }
 
     [Fact]
