@@ -68,7 +68,7 @@ public sealed class ServeCompositionTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Status_json_shows_the_route_and_the_error_light_failing_after_the_upstream_answers_451_and_ok_once_a_flush_gets_the_message_through()
+    public async Task Status_json_shows_the_route_and_the_error_light_failing_after_the_upstream_answers_451_ok_once_a_flush_gets_the_message_through_and_the_saved_table_after_the_stop()
     {
         using var dir = new TempDirectory("serve-route-health");
         var binary = EdgeMailBinary.X64;
@@ -110,6 +110,17 @@ public sealed class ServeCompositionTests(ITestOutputHelper output)
         Assert.True(ok.TryGetProperty("last_success", out _));
         Assert.False(ok.TryGetProperty("failing_since", out _));
         Assert.Equal(0, await server.StopAsync());
+
+        // Down, `status` shows the table as the daemon saved it at its stop, and says when that was.
+        JsonElement down = await StatusJsonAsync(binary, server.SpoolDirectory, 3);
+        JsonElement saved = Assert.Single(down.GetProperty("routes").EnumerateArray().ToList());
+        Assert.Equal("ok", saved.GetProperty("state").GetString());
+        Assert.StartsWith("250 ", saved.GetProperty("last_reply").GetString());
+        Assert.True(down.TryGetProperty("routes_as_of", out _));
+        Assert.False(down.TryGetProperty("upstream_failing", out _));
+        var downText = await EdgeMailCli.RunAsync(binary, "status", "--spool", server.SpoolDirectory);
+        Assert.Contains("routes as the daemon last saw them", downText.Stdout);
+        Assert.Contains($"route default (127.0.0.1:{upstream.Port}): ok", downText.Stdout);
     }
 
     [Fact]

@@ -52,6 +52,8 @@ public static class StatusCommand
                     // Read, not opened: a status look must not run recovery or import the maildrop in the daemon's place.
                     IReadOnlyList<QueueEntry> drops = QueueListing.ReadMaildrop(dir);
                     StatusReports.FillQueue(report, MessageSpool.ReadQueue(dir), drops.Count, context.Time.GetUtcNow());
+                    if (StatusReports.TryLoadRoutes(dir, out List<RouteHealthEntry> routes, out DateTimeOffset savedAt))
+                        (report.Routes, report.RoutesAsOf) = (routes, savedAt);
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException or SpoolException)
                 {
@@ -78,6 +80,8 @@ public static class StatusCommand
         o.WriteLine(string.Create(c, $"queue: {q.Depth} message(s), {q.Deferred} deferred, {q.Held} held")
             + (q.OldestAgeSeconds is { } age ? ", oldest " + Age(age) : "")
             + (q.Maildrop > 0 ? string.Create(c, $"; {q.Maildrop} in maildrop waiting for the daemon") : ""));
+        if (r.RoutesAsOf is { } asOf && r.Routes.Count > 0)
+            o.WriteLine(string.Create(c, $"routes as the daemon last saw them, {asOf.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z:"));
         foreach (RouteHealthEntry route in r.Routes)
             o.WriteLine(RouteLine(route));
         if (r.UpstreamFailing == true)

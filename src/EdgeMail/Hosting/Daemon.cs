@@ -142,7 +142,11 @@ internal sealed class Daemon(CliContext context, EdgeMailConfig config, LogSink 
                 // close together cannot leave it stale.
                 RouteHealth health = relay.Health;
                 state.UpstreamFailing = health.AnyFailing;
-                health.FailingChanged += () => state.UpstreamFailing = health.AnyFailing;
+                health.FailingChanged += () =>
+                {
+                    state.UpstreamFailing = health.AnyFailing;
+                    SaveRoutes(relay);
+                };
             }
             DeviceHost device = DeviceHost.Start(Composition.Device(config, options.HostName), spool, state, context.Time, sink.CreateLogger("device"));
             var watch = new SpoolWatch(spool, state, sink.CreateLogger("maildrop"), context.Time);
@@ -241,12 +245,27 @@ internal sealed class Daemon(CliContext context, EdgeMailConfig config, LogSink 
             {
                 _log.LogWarning("deliveries or sessions still open after {Seconds} s were cut off", (int)ServeCommand.StopGrace.TotalSeconds);
             }
+            if (relay is not null) SaveRoutes(relay);
             _log.LogInformation("stopped");
         }
         return ExitCodes.Ok;
     }
 
     private static DaemonReply Done(bool ok, string id, string done) => new(ok, DaemonProtocol.Outcome(ok, id, done));
+
+    /// <summary>Keeps the route table where `status` finds it while the daemon is down. A failure costs only that
+    /// report: one log line, never the daemon.</summary>
+    private void SaveRoutes(RelayService relay)
+    {
+        try
+        {
+            StatusReports.SaveRoutes(config.Spool.Directory, relay.Health.Snapshot());
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.LogWarning("cannot save the route table for `status`: {Error}", e.Message);
+        }
+    }
 }
 
 internal sealed class NoRelay : IAsyncDisposable

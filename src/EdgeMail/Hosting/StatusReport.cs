@@ -19,6 +19,9 @@ public sealed class StatusReport
     /// <summary>Per route, from the relay's own record of its attempts (empty while the daemon is down: it is kept in
     /// memory only).</summary>
     public List<RouteHealthEntry> Routes { get; set; } = [];
+    /// <summary>While the daemon is down: when it last saved <see cref="Routes"/> (at a route's failing/ok flip and at
+    /// its stop), so the routes shown are as of then. Null from a running daemon (its table is live).</summary>
+    public DateTimeOffset? RoutesAsOf { get; set; }
     /// <summary>What the error LED shows for the upstream: some route's last attempt was deferred (null while the
     /// daemon is down).</summary>
     public bool? UpstreamFailing { get; set; }
@@ -56,6 +59,7 @@ public sealed class SensorReading
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = false,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(StatusReport))]
+[JsonSerializable(typeof(List<RouteHealthEntry>))]
 internal sealed partial class StatusJsonContext : JsonSerializerContext;
 
 public static class StatusReports
@@ -89,4 +93,38 @@ public static class StatusReports
     }
 
     public static string ToJson(StatusReport report) => JsonSerializer.Serialize(report, StatusJsonContext.Default.StatusReport);
+
+    /// <summary>The relay's route table as the daemon last saved it, in the spool folder, for `status` while the daemon
+    /// is down (the live table is in the daemon's memory).</summary>
+    public const string RoutesFileName = "routes.json";
+
+    /// <summary>Replaces the saved route table (write beside, then rename: a reader sees the old file or the new one).
+    /// Not fsynced: it is a report, and a power cut costs at most the last flip. Written only when a route flips between
+    /// failing and ok and at the daemon's stop, so it costs the SD card nothing per message.</summary>
+    public static void SaveRoutes(string spoolDirectory, IReadOnlyList<RouteHealthEntry> routes)
+    {
+        string path = Path.Combine(spoolDirectory, RoutesFileName);
+        string temporary = path + ".tmp";
+        File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes([.. routes], StatusJsonContext.Default.ListRouteHealthEntry));
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    /// <summary>The saved route table and when it was saved; false when there is none (never saved, or unreadable).</summary>
+    public static bool TryLoadRoutes(string spoolDirectory, out List<RouteHealthEntry> routes, out DateTimeOffset savedAt)
+    {
+        string path = Path.Combine(spoolDirectory, RoutesFileName);
+        routes = [];
+        savedAt = default;
+        try
+        {
+            if (!File.Exists(path)) return false;
+            savedAt = File.GetLastWriteTimeUtc(path);
+            routes = JsonSerializer.Deserialize(File.ReadAllBytes(path), StatusJsonContext.Default.ListRouteHealthEntry) ?? [];
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        {
+            return false;
+        }
+    }
 }
