@@ -799,7 +799,8 @@ public sealed class MessageSpool : IDisposable
         Held = held,
     };
 
-    private static RecipientState[] InitialRecipients(Envelope envelope)
+    /// <summary>Every recipient of the envelope, pending, with no reply yet: a message no attempt has touched.</summary>
+    internal static RecipientState[] InitialRecipients(Envelope envelope)
     {
         var recipients = new RecipientState[envelope.Recipients.Count];
         for (int i = 0; i < recipients.Length; i++)

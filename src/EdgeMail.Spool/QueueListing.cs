@@ -108,10 +108,11 @@ public static class QueueListing
             // The same header and trailer checks the queue's own listing makes; the checksum is the import's job.
             if (QueueFile.TryRead(file, verifyChecksum: false, out _) is not { } info || info.Id != name)
                 return null;
-            var recipients = new RecipientState[info.Envelope.Recipients.Count];
-            for (int i = 0; i < recipients.Length; i++)
-                recipients[i] = new RecipientState(info.Envelope.Recipients[i], RecipientStatus.Pending, null);
-            return new QueueEntry { Id = info.Id, Envelope = info.Envelope, Size = info.MessageLength, Recipients = recipients };
+            return new QueueEntry
+            {
+                Id = info.Id, Envelope = info.Envelope, Size = info.MessageLength,
+                Recipients = MessageSpool.InitialRecipients(info.Envelope),
+            };
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
